@@ -1,0 +1,14 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { epochMs } from './epoch-ms.transformer.js';
+
+/** Global revocation epoch: every session created at or before `revokedBefore` is over. */
+@Entity('auth_revocation_epochs')
+export class AuthRevocationEpoch {
+  /** Always `'global'`. */
+  @PrimaryColumn({ type: 'varchar', length: 16 })
+  id: string;
+
+  /** Sessions created at or before this time (ms since epoch) are ended. */
+  @Column({ type: 'bigint', transformer: epochMs })
+  revokedBefore: number;
+}

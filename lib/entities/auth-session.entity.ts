@@ -1,0 +1,51 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { epochMs } from './epoch-ms.transformer.js';
+
+/** A server-side session: one login on one device, and its refresh-token family. */
+@Entity('auth_sessions')
+export class AuthSession {
+  /** Session id, carried as `sid` in access tokens. */
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id: string;
+
+  /** The user's primary key, as text. */
+  @Index()
+  @Column({ type: 'varchar', length: 64 })
+  userId: string;
+
+  /** Keyed fingerprint of the user's session token when the session was (re)issued. */
+  @Column({ type: 'varchar', length: 64 })
+  userTokenFingerprint: string;
+
+  /** User agent at login. */
+  @Column({ type: 'varchar', length: 512, nullable: true })
+  userAgent: string | null;
+
+  /** IP at login. */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  ip: string | null;
+
+  /** Login time (ms since epoch). */
+  @Column({ type: 'bigint', transformer: epochMs })
+  createdAt: number;
+
+  /** Last authenticated request (ms since epoch). */
+  @Column({ type: 'bigint', transformer: epochMs })
+  lastSeenAt: number;
+
+  /** When the current refresh token expires (sliding, ms since epoch). */
+  @Column({ type: 'bigint', transformer: epochMs })
+  expiresAt: number;
+
+  /** Absolute end of the session, whatever the refreshes (ms since epoch). */
+  @Column({ type: 'bigint', transformer: epochMs })
+  absoluteExpiresAt: number;
+
+  /** When the session was ended, if it was (ms since epoch). */
+  @Column({ type: 'bigint', nullable: true, transformer: epochMs })
+  revokedAt: number | null;
+
+  /** Why it was ended. */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  revokedReason: string | null;
+}

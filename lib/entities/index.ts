@@ -1,0 +1,9 @@
+import { AuthRefreshToken } from './auth-refresh-token.entity.js';
+import { AuthRevocationEpoch } from './auth-revocation-epoch.entity.js';
+import { AuthSession } from './auth-session.entity.js';
+import { AuthUserState } from './auth-user-state.entity.js';
+
+export { AuthRefreshToken, AuthRevocationEpoch, AuthSession, AuthUserState };
+
+/** The library's entities: add them to your DataSource's `entities` (or migrations). */
+export const SESSION_REVOCATION_ENTITIES = [AuthSession, AuthRefreshToken, AuthUserState, AuthRevocationEpoch];

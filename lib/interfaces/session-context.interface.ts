@@ -1,0 +1,80 @@
+/** A user's primary key as the user entity defines it. */
+export type UserId = string | number;
+
+/** What `@CurrentSession()` gives a handler: the authenticated session of the request. */
+export interface SessionContext {
+  /** The user's primary key, typed like the entity's primary column. */
+  userId: UserId;
+  /** Server-side session id (`sid` claim). */
+  sessionId: string;
+  /** Access token issue time, seconds since the epoch. */
+  issuedAt: number;
+  /** Access token expiry, seconds since the epoch. */
+  expiresAt: number;
+}
+
+/** Tokens handed to a client at login, refresh or renewal. */
+export interface IssuedTokens {
+  /** Short-lived JWT for `Authorization: Bearer`. */
+  accessToken: string;
+  /** Opaque, single-use refresh token. */
+  refreshToken: string;
+  /** The server-side session these tokens belong to. */
+  sessionId: string;
+  /** Access-token lifetime in seconds. */
+  expiresIn: number;
+}
+
+/** Client facts recorded with a session. */
+export interface SessionClientInfo {
+  /** The `User-Agent` the session was created from. */
+  userAgent?: string;
+  /** The client IP the session was created from. */
+  ip?: string;
+}
+
+/** One row of a user's device list. */
+export interface SessionInfo {
+  /** Session id. */
+  id: string;
+  /** True for the session the list was asked from. */
+  current: boolean;
+  /** User agent at login. */
+  userAgent: string | null;
+  /** IP at login. */
+  ip: string | null;
+  /** Login time. */
+  createdAt: Date;
+  /** Last authenticated request (written at most once per `lastSeenInterval`). */
+  lastSeenAt: Date;
+}
+
+/** Kinds of session events. */
+export type SessionEventType =
+  | 'login'
+  | 'refresh'
+  | 'logout'
+  | 'revoke'
+  | 'invalidate'
+  | 'reuse-detected'
+  | 'block'
+  | 'unblock'
+  | 'revoke-everyone';
+
+/** A session event, as emitted to listeners and logged (never with token values). */
+export interface SessionEvent {
+  /** What happened. */
+  type: SessionEventType;
+  /** The user concerned (absent for `revoke-everyone`). */
+  userId?: UserId;
+  /** The session concerned, when one is. */
+  sessionId?: string;
+  /** Why, e.g. `password-change`, `logout`, `admin`. */
+  reason?: string;
+  /** Client IP, when known. */
+  ip?: string;
+  /** Client user agent, when known. */
+  userAgent?: string;
+  /** When it happened. */
+  at: Date;
+}

@@ -1,0 +1,99 @@
+import type { DataSource, EntityTarget, ObjectLiteral } from 'typeorm';
+import type { SessionEvent } from './session-context.interface.js';
+
+/** JWT algorithms the library accepts. `none` is never accepted. */
+export type SessionJwtAlgorithm =
+  | 'HS256' | 'HS384' | 'HS512'
+  | 'RS256' | 'RS384' | 'RS512'
+  | 'PS256' | 'PS384' | 'PS512'
+  | 'ES256' | 'ES384' | 'ES512';
+
+/** How access tokens are signed and verified. */
+export interface SessionJwtOptions {
+  /** HMAC secret (HS* algorithms), at least 32 bytes. */
+  secret?: string | Buffer;
+  /** PEM private key (RS*, PS*, ES* algorithms): signs access tokens. */
+  privateKey?: string | Buffer;
+  /** PEM public key (RS*, PS*, ES* algorithms): verifies access tokens. */
+  publicKey?: string | Buffer;
+  /** Signing algorithm, pinned on verification. Default `HS256`. */
+  algorithm?: SessionJwtAlgorithm;
+  /** Access-token lifetime, e.g. `'15m'` or seconds. Default `'15m'`. */
+  accessTtl?: string | number;
+  /** Refresh-token lifetime (sliding, per token), e.g. `'30d'`. Default `'30d'`. */
+  refreshTtl?: string | number;
+  /** Absolute lifetime of a session (a refresh-token family). Default `'90d'`. */
+  sessionMaxAge?: string | number;
+  /** `iss` claim written and required. */
+  issuer?: string;
+  /** `aud` claim written and required. */
+  audience?: string;
+  /** Clock skew tolerated on `exp`/`nbf`, in seconds. Default 5. */
+  clockToleranceSeconds?: number;
+  /**
+   * Key for the session-token fingerprint carried in access tokens. Default: derived from
+   * `secret` (or `privateKey`). Every instance must share it.
+   */
+  fingerprintSecret?: string | Buffer;
+}
+
+/** What the guard does on contexts that are not HTTP or GraphQL (RPC, WebSocket). */
+export type NonHttpContextPolicy = 'skip' | 'deny';
+
+/** The per-request cache of users and sessions. */
+export interface SessionCacheOptions {
+  /** Most entries held (users + sessions). Default 10,000. */
+  max?: number;
+  /**
+   * How long an entry may be served. It bounds staleness across instances when no bus
+   * is configured. Default `'5s'` without a bus, `'60s'` with one.
+   */
+  ttl?: string | number;
+}
+
+/** Redis pub/sub bus that pushes revocations to every instance. */
+export interface SessionRedisOptions {
+  /** `redis://host:port/db` */
+  url: string;
+  /** Pub/sub channel. Default `session_revocation`. */
+  channel?: string;
+}
+
+/** PostgreSQL LISTEN/NOTIFY bus (on the app's DataSource) that pushes revocations to every instance. */
+export interface SessionPostgresNotifyOptions {
+  /** NOTIFY channel; must match the trigger's. Default `session_revocation`. */
+  channel?: string;
+}
+
+/** Options of {@link SessionRevocationModule}. */
+export interface SessionRevocationModuleOptions {
+  /** The application's user entity; it must have a `@SessionTokenColumn()`. */
+  userEntity: EntityTarget<ObjectLiteral>;
+  /** Token signing and lifetimes. */
+  jwt: SessionJwtOptions;
+  /** The DataSource to use. Default: the one registered by `TypeOrmModule.forRoot()`. */
+  dataSource?: DataSource;
+  /**
+   * Per-request cache. `false` is strict mode: the database is asked on every request (zero
+   * staleness across instances without a bus). Default `{ max: 10000 }` with the TTLs above.
+   */
+  cache?: false | SessionCacheOptions;
+  /** Push revocations to every instance over Redis pub/sub. */
+  redis?: SessionRedisOptions;
+  /** Push revocations to every instance over PostgreSQL LISTEN/NOTIFY (`true` for defaults). */
+  postgresNotify?: boolean | SessionPostgresNotifyOptions;
+  /** Minimum time between two `lastSeenAt` writes of one session. Default `'1m'`. */
+  lastSeenInterval?: string | number;
+  /** Guard behaviour for RPC and WebSocket contexts. Default `'skip'`. */
+  nonHttpContexts?: NonHttpContextPolicy;
+  /**
+   * Reads the access token from a request. Default: the `Authorization: Bearer` header.
+   * Return `undefined` when the request carries none.
+   */
+  tokenExtractor?: (request: any) => string | undefined;
+  /**
+   * An EventEmitter2-compatible emitter (`@nestjs/event-emitter`) that receives every
+   * session event as `session.<type>`.
+   */
+  eventEmitter?: { emit(event: string, payload: SessionEvent): unknown };
+}

@@ -1,0 +1,63 @@
+import { extractBearerToken, SessionGuard } from './session.guard.js';
+
+describe('extractBearerToken', () => {
+  const req = (authorization?: unknown, rawHeaders?: string[]) => ({ headers: { authorization }, rawHeaders });
+  it.each([
+    ['Bearer abc.def.ghi', 'abc.def.ghi'],
+    ['bearer abc.def.ghi', 'abc.def.ghi'],
+    ['BEARER   abc.def.ghi  ', 'abc.def.ghi'],
+  ])('reads %p', (header, token) => expect(extractBearerToken(req(header))).toBe(token));
+
+  it('says undefined when there is no header', () => expect(extractBearerToken(req())).toBeUndefined());
+
+  it.each([['Bearer'], ['Bearer '], ['Basic abc'], ['Bearer a b'], ['Bearer a\u0000b'], [['Bearer a', 'Bearer b']], [42], [`Bearer ${'a'.repeat(9000)}`]])(
+    'says null for unusable %p',
+    (header) => expect(extractBearerToken(req(header))).toBeNull(),
+  );
+
+  it('refuses repeated Authorization headers', () => {
+    expect(extractBearerToken(req('Bearer a.b.c', ['Authorization', 'Bearer a.b.c', 'authorization', 'Bearer x.y.z']))).toBeNull();
+  });
+
+  it('survives requests without headers', () => {
+    expect(extractBearerToken(undefined)).toBeUndefined();
+    expect(extractBearerToken({})).toBeUndefined();
+  });
+});
+
+describe('SessionGuard contexts', () => {
+  const config = (nonHttpContexts?: 'skip' | 'deny') => ({ options: { nonHttpContexts } }) as any;
+  const reflector = { getAllAndOverride: () => undefined } as any;
+  const adapterHost = { httpAdapter: { setHeader: (res: any, k: string, v: string) => (res.headers[k] = v) } } as any;
+  const sessions = (result: unknown) => ({ authenticate: async (token: string) => (token === 'good' ? result : null) }) as any;
+  const context = (type: string, args: unknown[]) =>
+    ({
+      getType: () => type,
+      getHandler: () => undefined,
+      getClass: () => undefined,
+      getArgByIndex: (i: number) => args[i],
+      switchToHttp: () => ({ getRequest: () => args[0], getResponse: () => args[1] }),
+    }) as any;
+  const session = { userId: 1, sessionId: 's' };
+
+  it.each([
+    ['rpc', undefined, true],
+    ['ws', 'skip', true],
+    ['rpc', 'deny', false],
+    ['ws', 'deny', false],
+  ] as const)('%s contexts with policy %s → %s', async (type, policy, expected) => {
+    const guard = new SessionGuard(reflector, sessions(session), config(policy), adapterHost);
+    await expect(guard.canActivate(context(type, [{}, {}]))).resolves.toBe(expected);
+  });
+
+  it('checks GraphQL requests from the GraphQL context', async () => {
+    const guard = new SessionGuard(reflector, sessions(session), config(), adapterHost);
+    const req = { headers: { authorization: 'Bearer good' } };
+    await expect(guard.canActivate(context('graphql', [{}, {}, { req, res: { headers: {} } }]))).resolves.toBe(true);
+    expect((req as any).sessionContext).toBe(session);
+    const res = { headers: {} as Record<string, string> };
+    await expect(guard.canActivate(context('graphql', [{}, {}, { req: { headers: { authorization: 'Bearer bad' } }, res }]))).rejects.toMatchObject({ status: 401 });
+    expect(res.headers['WWW-Authenticate']).toBe('Bearer error="invalid_token"');
+    await expect(guard.canActivate(context('graphql', [{}, {}, {}]))).rejects.toMatchObject({ status: 401 });
+  });
+});

@@ -1,0 +1,133 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  ServiceUnavailableException,
+  UnauthorizedException,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
+import { HttpAdapterHost, Reflector } from '@nestjs/core';
+import type { ResolvedSessionRevocationOptions } from './options.validation.js';
+import {
+  LOGGER_CONTEXT,
+  MAX_TOKEN_LENGTH,
+  SESSION_CONTEXT_KEY,
+  SESSION_REVOCATION_CONFIG,
+  SKIP_SESSION_CHECK,
+} from './session-revocation.constants.js';
+import { SessionService, SessionStoreUnavailableError } from './session.service.js';
+
+/**
+ * Reads a bearer token from a request's `Authorization` header. Returns `undefined` when
+ * there is none and `null` when the header is present but unusable (wrong scheme, empty,
+ * repeated, too long).
+ */
+export function extractBearerToken(request: any): string | undefined | null {
+  const raw: string[] | undefined = request?.raw?.rawHeaders ?? request?.rawHeaders;
+  if (Array.isArray(raw)) {
+    let count = 0;
+    for (let i = 0; i < raw.length; i += 2) if (String(raw[i]).toLowerCase() === 'authorization') count++;
+    if (count > 1) return null;
+  }
+  const header = request?.headers?.authorization;
+  if (header === undefined) return undefined;
+  if (typeof header !== 'string' || header.length > MAX_TOKEN_LENGTH + 7) return null;
+  const match = /^Bearer[ ]+([A-Za-z0-9\-_.~+/]+=*)[ ]*$/i.exec(header);
+  return match ? match[1] : null;
+}
+
+/**
+ * The global guard mounted by {@link SessionRevocationModule}. It authenticates the access
+ * token by itself (a global guard runs before controller guards) and checks it against the
+ * user's current session token and the server-side session. Every refusal is a 401 with a
+ * generic body and `WWW-Authenticate: Bearer error="invalid_token"`; when the store cannot
+ * answer the request gets 503, never a pass.
+ *
+ * Subclass it to support other transports: override {@link getRequest} / {@link getResponse}
+ * (GraphQL is handled out of the box), or {@link handleNonHttp} for RPC and WebSocket.
+ */
+@Injectable()
+export class SessionGuard implements CanActivate {
+  protected readonly logger = new Logger(LOGGER_CONTEXT);
+
+  /** @internal */
+  constructor(
+    protected readonly reflector: Reflector,
+    protected readonly sessions: SessionService,
+    @Inject(SESSION_REVOCATION_CONFIG) protected readonly config: ResolvedSessionRevocationOptions,
+    protected readonly adapterHost: HttpAdapterHost,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const skip = this.reflector.getAllAndOverride<boolean>(SKIP_SESSION_CHECK, [context.getHandler(), context.getClass()]);
+    if (skip) return true;
+    const type = context.getType<string>();
+    if (type !== 'http' && type !== 'graphql') return this.handleNonHttp(context);
+    const request = this.getRequest(context);
+    const response = this.getResponse(context);
+    if (!request) throw this.refuse(response, true);
+    const token = this.extractToken(request);
+    if (token === undefined) throw this.refuse(response, false);
+    if (token === null) throw this.refuse(response, true);
+    let session;
+    try {
+      session = await this.sessions.authenticate(token);
+    } catch (error) {
+      if (error instanceof SessionStoreUnavailableError) {
+        this.logger.error(`session store unavailable, request refused: ${describe(error.cause)}`);
+        throw new ServiceUnavailableException();
+      }
+      throw error;
+    }
+    if (!session) throw this.refuse(response, true);
+    request[SESSION_CONTEXT_KEY] = session;
+    if (request.user === undefined) request.user = session;
+    return true;
+  }
+
+  /** The request object of an HTTP or GraphQL context. */
+  protected getRequest(context: ExecutionContext): any {
+    return context.getType<string>() === 'graphql' ? context.getArgByIndex(2)?.req : context.switchToHttp().getRequest();
+  }
+
+  /** The response object of an HTTP or GraphQL context, when there is one. */
+  protected getResponse(context: ExecutionContext): any {
+    return context.getType<string>() === 'graphql' ? context.getArgByIndex(2)?.res : context.switchToHttp().getResponse();
+  }
+
+  /** The access token of a request: `undefined` when none, `null` when unusable. */
+  protected extractToken(request: any): string | undefined | null {
+    const extractor = this.config.options.tokenExtractor;
+    if (!extractor) return extractBearerToken(request);
+    try {
+      return extractor(request) ?? undefined;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * RPC and WebSocket contexts carry no bearer header the guard knows how to read. By
+   * default they are let through untouched (`nonHttpContexts: 'skip'`); `'deny'` refuses them.
+   */
+  protected handleNonHttp(_context: ExecutionContext): boolean {
+    return (this.config.options.nonHttpContexts ?? 'skip') === 'skip';
+  }
+
+  private refuse(response: any, tokenSent: boolean): UnauthorizedException {
+    const value = tokenSent ? 'Bearer error="invalid_token"' : 'Bearer';
+    if (response) {
+      try {
+        this.adapterHost.httpAdapter?.setHeader(response, 'WWW-Authenticate', value);
+      } catch {
+        /* a response without headers (custom transport): the 401 still stands */
+      }
+    }
+    return new UnauthorizedException();
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message.split('\n')[0].slice(0, 200)}` : 'unknown error';
+}

@@ -1,0 +1,17 @@
+import { bearerOrCookie, readCookie } from './token-extractors.js';
+
+describe('token extractors', () => {
+  it('reads a cookie from the header or a parsed cookies object', () => {
+    expect(readCookie({ headers: { cookie: 'a=1; access_token=abc.def.ghi; b=2' } }, 'access_token')).toBe('abc.def.ghi');
+    expect(readCookie({ cookies: { access_token: 'x' } }, 'access_token')).toBe('x');
+    expect(readCookie({ headers: { cookie: 'access_token=%E0%A4%A' } }, 'access_token')).toBeUndefined();
+    expect(readCookie({ headers: {} }, 'access_token')).toBeUndefined();
+  });
+
+  it('prefers the bearer header, falls back to the cookie, and refuses a broken header', () => {
+    const extract = bearerOrCookie('access_token');
+    expect(extract({ headers: { authorization: 'Bearer h.h.h', cookie: 'access_token=c.c.c' } })).toBe('h.h.h');
+    expect(extract({ headers: { cookie: 'access_token=c.c.c' } })).toBe('c.c.c');
+    expect(() => extract({ headers: { authorization: 'Basic x', cookie: 'access_token=c.c.c' } })).toThrow();
+  });
+});
