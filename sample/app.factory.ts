@@ -1,0 +1,30 @@
+import { ValidationPipe, type INestApplication, type LogLevel, type LoggerService } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { AppModule } from './app.module.js';
+import { jsonBodyParser } from './common/json-body.middleware.js';
+import type { SampleConfig } from './config.js';
+
+export interface CreateSampleAppOptions {
+  /** Nest logger: `false` to silence (tests), log levels, or a LoggerService. */
+  logger?: false | LogLevel[] | LoggerService;
+}
+
+/**
+ * Builds and initializes the sample app (Express) for `config`, without listening: `main.ts`
+ * calls `listen()`, tests drive `getHttpServer()` with supertest.
+ */
+export async function createSampleApp(config: SampleConfig, options: CreateSampleAppOptions = {}): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    // Nest's own body parser is replaced by one with a size limit and JSON error answers.
+    bodyParser: false,
+    abortOnError: false,
+    ...(options.logger !== undefined ? { logger: options.logger } : {}),
+  });
+  app.disable('x-powered-by');
+  app.use(jsonBodyParser());
+  app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
+  app.enableShutdownHooks();
+  await app.init();
+  return app;
+}

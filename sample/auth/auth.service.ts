@@ -1,0 +1,84 @@
+import { ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
+import {
+  SessionService,
+  type IssuedTokens,
+  type LogoutTokens,
+  type SessionClientInfo,
+  type SessionContext,
+} from '../../lib/index.js';
+import { toPublicUser, UsersService, type PublicUser } from '../users/users.service.js';
+import type { User } from '../users/user.entity.js';
+import type { ChangePasswordDto } from './dto/change-password.dto.js';
+import type { LoginDto, RegisterDto } from './dto/credentials.dto.js';
+
+/** A wrong current password on a re-authenticated change: 403 (the caller is authenticated, the proof is wrong). */
+const wrongPassword = () => new ForbiddenException('Current password is incorrect');
+
+@Injectable()
+export class AuthService {
+  constructor(
+    private readonly users: UsersService,
+    private readonly sessions: SessionService,
+  ) {}
+
+  async register(dto: RegisterDto): Promise<PublicUser> {
+    return toPublicUser(await this.users.create(dto.email, dto.password));
+  }
+
+  /**
+   * Unknown email, wrong password and blocked account all answer the same generic 401
+   * (`sessions.issue` refuses blocked users with a plain UnauthorizedException too).
+   */
+  async login(dto: LoginDto, client: SessionClientInfo): Promise<IssuedTokens> {
+    const user = await this.users.verifyCredentials(dto.email, dto.password);
+    if (!user) throw new UnauthorizedException();
+    return this.sessions.issue(user, client);
+  }
+
+  refresh(refreshToken: string, client: SessionClientInfo): Promise<IssuedTokens> {
+    return this.sessions.refresh(refreshToken, client);
+  }
+
+  async logout(tokens: LogoutTokens, client: SessionClientInfo): Promise<void> {
+    await this.sessions.logout(tokens, client);
+  }
+
+  async logoutAll(session: SessionContext, keepCurrent: boolean): Promise<void> {
+    if (keepCurrent) {
+      await this.sessions.invalidateSessions(session.userId, { except: session.sessionId, reason: 'logout-others' });
+    } else {
+      await this.sessions.invalidateSessions(session.userId, { reason: 'logout-all' });
+    }
+  }
+
+  /**
+   * Password change: saving the new hash rotates the user's session token (library hook), so
+   * every access token issued before is refused; the other sessions are ended for good and
+   * this device gets fresh tokens.
+   */
+  async changePassword(session: SessionContext, dto: ChangePasswordDto): Promise<IssuedTokens> {
+    const user = await this.reauthenticate(session, dto.currentPassword);
+    await this.users.setPassword(user, dto.newPassword);
+    return this.keepOnlyThisSession(session, 'password-change');
+  }
+
+  /** Email change: same as a password change (email is a `@RevokesSessions()` column). */
+  async changeEmail(session: SessionContext, email: string, currentPassword: string): Promise<PublicUser & IssuedTokens> {
+    const user = await this.reauthenticate(session, currentPassword);
+    const saved = await this.users.setEmail(user, email);
+    const tokens = await this.keepOnlyThisSession(session, 'email-change');
+    return { ...toPublicUser(saved), ...tokens };
+  }
+
+  private async reauthenticate(session: SessionContext, password: string): Promise<User> {
+    const user = await this.users.findById(Number(session.userId));
+    if (!user) throw new UnauthorizedException();
+    if (!(await this.users.verifyPassword(user, password))) throw wrongPassword();
+    return user;
+  }
+
+  private async keepOnlyThisSession(session: SessionContext, reason: string): Promise<IssuedTokens> {
+    await this.sessions.invalidateSessions(session.userId, { except: session.sessionId, reason });
+    return this.sessions.renew(session.userId, session.sessionId);
+  }
+}

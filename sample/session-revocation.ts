@@ -1,0 +1,36 @@
+import { SessionRevocationModule } from '../lib/index.js';
+import { SAMPLE_CONFIG, type SampleConfig } from './config.js';
+import { User } from './users/user.entity.js';
+
+/**
+ * The library, configured asynchronously from the app's config. This one dynamic module is
+ * imported by AppModule (which mounts the global guard) and by every feature module that
+ * injects SessionService; Nest makes a single instance of it.
+ *
+ * Why not `isGlobal: true`: a global module is shut down after TypeORM's (also global)
+ * module here, and with the PostgreSQL LISTEN/NOTIFY bus the DataSource's `destroy()` then
+ * waits forever for the bus's pooled connection (app.close() hangs). Imported normally, the
+ * library shuts down first and releases it.
+ */
+export const SessionRevocation = SessionRevocationModule.forRootAsync({
+  inject: [SAMPLE_CONFIG],
+  useFactory: (config: SampleConfig) => ({
+    userEntity: User,
+    jwt: {
+      secret: config.jwtSecret,
+      accessTtl: '15m',
+      refreshTtl: '30d',
+      issuer: 'nestjs-session-revocation-sample',
+      audience: 'nestjs-session-revocation-sample',
+    },
+    // Several instances: revocations reach every instance at once over Redis, or over
+    // PostgreSQL LISTEN/NOTIFY (the session-token trigger notifies too). The embedded SQLite
+    // file is single-process: the default cache TTL (5 s) bounds what writes from outside
+    // the app (raw SQL through the trigger) can take to be noticed.
+    ...(config.redisUrl
+      ? { redis: { url: config.redisUrl } }
+      : config.database.type === 'postgres'
+        ? { postgresNotify: true }
+        : {}),
+  }),
+});
