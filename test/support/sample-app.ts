@@ -1,0 +1,78 @@
+import type { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { createSampleApp } from '../../sample/app.factory.js';
+import type { SampleConfig, SampleDatabaseOptions } from '../../sample/config.js';
+import type { TestDatabase } from './databases.js';
+
+export const SAMPLE_JWT_SECRET = 'sample-e2e-secret-that-is-long-enough-0123456789';
+export const ADMIN = { email: 'admin@example.com', password: 'admin-password-1' };
+
+/** Issued tokens as the sample answers them. */
+export interface Tokens {
+  accessToken: string;
+  refreshToken: string;
+  sessionId: string;
+  expiresIn: number;
+}
+
+export interface SampleApp {
+  app: INestApplication;
+  server: any;
+  dataSource: DataSource;
+  close(): Promise<void>;
+}
+
+/** The sample app on a fresh database of `db`, bcrypt cost 4, admin seeded, logs off. */
+export async function startSample(db: TestDatabase): Promise<SampleApp> {
+  const { entities: _entities, synchronize: _synchronize, ...database } = (await db.options([])) as any;
+  const config: SampleConfig = {
+    port: 0,
+    database: database as SampleDatabaseOptions,
+    jwtSecret: SAMPLE_JWT_SECRET,
+    admin: ADMIN,
+    bcryptRounds: 4,
+  };
+  const app = await createSampleApp(config, { logger: false });
+  return {
+    app,
+    server: app.getHttpServer(),
+    dataSource: app.get(DataSource),
+    async close() {
+      await app.close();
+      await db.cleanup();
+    },
+  };
+}
+
+let counter = 0;
+/** A unique email per call. */
+export const uniqueEmail = (prefix = 'user') => `${prefix}-${Date.now().toString(36)}-${counter++}@example.com`;
+
+/** HTTP helpers over one sample app. */
+export function sampleClient(server: any) {
+  const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+  const client = {
+    bearer,
+    register: (email: string, password: string) => request(server).post('/auth/register').send({ email, password }),
+    login: (email: string, password: string, userAgent = 'jest') =>
+      request(server).post('/auth/login').set('User-Agent', userAgent).send({ email, password }),
+    async loginOk(email: string, password: string, userAgent = 'jest'): Promise<Tokens> {
+      const res = await client.login(email, password, userAgent);
+      if (res.status !== 200) throw new Error(`login of ${email} answered ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body;
+    },
+    /** Registers a user and logs in once; returns the id, credentials and tokens. */
+    async newUser(password = 'correct-horse-1', userAgent = 'jest') {
+      const email = uniqueEmail();
+      const res = await client.register(email, password);
+      if (res.status !== 201) throw new Error(`register answered ${res.status} ${JSON.stringify(res.body)}`);
+      const tokens = await client.loginOk(email, password, userAgent);
+      return { id: res.body.id as number, email, password, tokens };
+    },
+    me: (token: string) => request(server).get('/me').set(bearer(token)),
+    refresh: (refreshToken: unknown) => request(server).post('/auth/refresh').send({ refreshToken }),
+    sessions: (token: string) => request(server).get('/sessions').set(bearer(token)),
+  };
+  return client;
+}

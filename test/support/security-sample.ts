@@ -1,0 +1,51 @@
+import type { INestApplication, LoggerService } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { createSampleApp } from '../../sample/app.factory.js';
+import type { SampleConfig, SampleDatabaseOptions } from '../../sample/config.js';
+import { User } from '../../sample/users/user.entity.js';
+import type { TestDatabase } from './databases.js';
+import { listen } from './security.js';
+
+/**
+ * The sample app for the security suite: like test/support/sample-app.ts, but listening on
+ * 127.0.0.1 (for a keep-alive client and raw sockets) and logging into a given LoggerService
+ * so the suite can scan every log line for secrets.
+ */
+
+export const SECURITY_SAMPLE_SECRET = 'security-suite-sample-secret-long-enough-0123456789';
+export const SECURITY_ADMIN = { email: 'sec-admin@example.com', password: 'sec-admin-password-1' };
+
+export interface SecuritySample {
+  app: INestApplication;
+  base: string;
+  dataSource: DataSource;
+  close(): Promise<void>;
+}
+
+export async function startSecuritySample(db: TestDatabase, logger: LoggerService): Promise<SecuritySample> {
+  const { entities: _entities, synchronize: _synchronize, ...database } = (await db.options([])) as any;
+  const config: SampleConfig = {
+    port: 0,
+    database: database as SampleDatabaseOptions,
+    jwtSecret: SECURITY_SAMPLE_SECRET,
+    admin: SECURITY_ADMIN,
+    bcryptRounds: 4,
+  };
+  const app = await createSampleApp(config, { logger });
+  const base = await listen(app);
+  return {
+    app,
+    base,
+    dataSource: app.get(DataSource),
+    async close() {
+      await app.close();
+      await db.cleanup();
+    },
+  };
+}
+
+/** Every user's per-user session token and password hash, read from the database (the token column is select: false). */
+export async function sampleUserSecrets(dataSource: DataSource): Promise<Array<{ id: number; sessionToken: string; passwordHash: string }>> {
+  const rows = await dataSource.getRepository(User).createQueryBuilder('u').addSelect('u.sessionToken').getMany();
+  return rows.map((u) => ({ id: u.id, sessionToken: u.sessionToken, passwordHash: u.passwordHash }));
+}

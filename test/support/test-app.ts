@@ -1,0 +1,108 @@
+import { Controller, Get, Module, Param, Post, type INestApplication } from '@nestjs/common';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import {
+  CurrentSession,
+  RevokesSessions,
+  SESSION_REVOCATION_ENTITIES,
+  SessionRevocationModule,
+  SessionService,
+  SessionTokenColumn,
+  SkipSessionCheck,
+  type SessionContext,
+  type SessionRevocationModuleOptions,
+} from '../../lib/index.js';
+import type { TestDatabase } from './databases.js';
+
+/** The user entity of the minimal test apps. */
+@Entity('users')
+export class TestUser {
+  @PrimaryGeneratedColumn()
+  id: number;
+
+  @Column({ type: 'varchar' })
+  @RevokesSessions()
+  email: string;
+
+  @Column({ type: 'varchar' })
+  @RevokesSessions()
+  passwordHash: string;
+
+  @Column({ type: 'varchar', default: '' })
+  displayName: string;
+
+  @SessionTokenColumn()
+  sessionToken: string;
+}
+
+export const TEST_SECRET = 'test-secret-that-is-long-enough-0123456789';
+
+@Controller()
+class TestController {
+  constructor(private readonly sessions: SessionService) {}
+
+  @SkipSessionCheck()
+  @Post('login/:id')
+  login(@Param('id') id: string) {
+    return this.sessions.issue(Number(id), { userAgent: 'jest', ip: '127.0.0.1' });
+  }
+
+  @Get('me')
+  me(@CurrentSession() session: SessionContext) {
+    return session;
+  }
+
+  @SkipSessionCheck()
+  @Get('public')
+  open() {
+    return { ok: true };
+  }
+}
+
+export interface TestApp {
+  app: INestApplication;
+  dataSource: DataSource;
+  sessions: SessionService;
+  close(): Promise<void>;
+}
+
+/** Builds a minimal Nest app (Express or Fastify) with the module mounted on `db`. */
+export async function createTestApp(
+  db: TestDatabase,
+  opts: { adapter?: 'express' | 'fastify'; options?: Partial<SessionRevocationModuleOptions> } = {},
+): Promise<TestApp> {
+  const dbOptions = await db.options([TestUser, ...SESSION_REVOCATION_ENTITIES]);
+  @Module({
+    imports: [
+      TypeOrmModule.forRoot({ ...dbOptions, logging: false } as any),
+      SessionRevocationModule.forRoot({
+        userEntity: TestUser,
+        jwt: { secret: TEST_SECRET, issuer: 'test', audience: 'test' },
+        ...opts.options,
+      }),
+    ],
+    controllers: [TestController],
+  })
+  class TestAppModule {}
+  const moduleRef = await Test.createTestingModule({ imports: [TestAppModule] }).compile();
+  let app: INestApplication;
+  if (opts.adapter === 'fastify') {
+    app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter());
+    await app.init();
+    await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
+  } else {
+    app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+  }
+  return {
+    app,
+    dataSource: app.get(DataSource),
+    sessions: app.get(SessionService),
+    async close() {
+      await app.close();
+      await db.cleanup();
+    },
+  };
+}
