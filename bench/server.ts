@@ -1,0 +1,164 @@
+/**
+ * A benchmark server (child process of bench/run.ts): one Nest app (Express) serving
+ * `GET /me` behind the guard named in the config, listening on 127.0.0.1, driven over IPC.
+ */
+import 'reflect-metadata';
+import { Controller, Get, Injectable, Module, Req, UseGuards, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { AuthGuard, PassportModule, PassportStrategy } from '@nestjs/passport';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { createSecretKey } from 'node:crypto';
+import { ExtractJwt, Strategy } from 'passport-jwt';
+import { DataSource, type Logger as TypeOrmLogger } from 'typeorm';
+import { CurrentSession, SessionRevocationModule, SessionService, type SessionContext, type SessionRevocationModuleOptions } from '../lib/index.js';
+import { RevocationNotifier } from '../lib/revocation-notifier.js';
+import { SESSION_REVOCATION_CONFIG } from '../lib/session-revocation.constants.js';
+import { BENCH_JWT, BENCH_SECRET, BenchUser, dataSourceOptions, serveIpc, type ServerConfig } from './common.js';
+
+const config: ServerConfig = JSON.parse(process.argv[2]);
+
+/** (a) No guard at all: the floor of Nest + Express + JSON. */
+@Controller()
+class OpenController {
+  @Get('me')
+  me() {
+    return { userId: 1, sessionId: '00000000-0000-4000-8000-000000000000' };
+  }
+}
+
+/**
+ * (b) @nestjs/passport + passport-jwt: signature, exp, iss, aud only; no revocation. The
+ * secret is a string as in passport-jwt's docs, or a KeyObject (see RESULTS.md: jsonwebtoken
+ * spends ~0.4 ms per verify on a string secret).
+ */
+@Injectable()
+class JwtStrategy extends PassportStrategy(Strategy) {
+  constructor() {
+    super({
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      secretOrKey: (config.guard === 'passport-keyobject' ? createSecretKey(Buffer.from(BENCH_SECRET)) : BENCH_SECRET) as any,
+      algorithms: ['HS256'],
+      issuer: BENCH_JWT.issuer,
+      audience: BENCH_JWT.audience,
+    });
+  }
+
+  validate(payload: { sub: string; sid: string }) {
+    return { userId: Number(payload.sub), sessionId: payload.sid };
+  }
+}
+
+@Controller()
+class PassportController {
+  @UseGuards(AuthGuard('jwt'))
+  @Get('me')
+  me(@Req() request: { user: unknown }) {
+    return request.user;
+  }
+}
+
+/** (c) and (d) This library's global guard. */
+@Controller()
+class SessionController {
+  @Get('me')
+  me(@CurrentSession() session: SessionContext) {
+    return { userId: session.userId, sessionId: session.sessionId };
+  }
+}
+
+function moduleOptions(): SessionRevocationModuleOptions {
+  const options: SessionRevocationModuleOptions = { userEntity: BenchUser, jwt: BENCH_JWT };
+  if (config.guard === 'strict') options.cache = false;
+  if (config.bus?.kind === 'redis') options.redis = { url: config.bus.url, channel: config.bus.channel };
+  if (config.bus?.kind === 'postgres') options.postgresNotify = { channel: config.bus.channel };
+  return options;
+}
+
+/** Counts the SQL statements the app sends (TypeORM calls a custom logger's logQuery for each). */
+class StatementCounter implements TypeOrmLogger {
+  count = 0;
+  readonly byText = new Map<string, number>();
+  logQuery(query: string) {
+    this.count++;
+    const text = query.replace(/\s+/g, ' ').slice(0, 120);
+    this.byText.set(text, (this.byText.get(text) ?? 0) + 1);
+  }
+  logQueryError() {}
+  logQuerySlow() {}
+  logSchemaBuild() {}
+  logMigration() {}
+  log() {}
+}
+
+async function main(): Promise<void> {
+  const passport = config.guard === 'passport' || config.guard === 'passport-keyobject';
+  const guarded = !passport && config.guard !== 'none';
+  const controllers: Type[] = config.guard === 'none' ? [OpenController] : passport ? [PassportController] : [SessionController];
+  const counter = new StatementCounter();
+  @Module({
+    imports: [
+      TypeOrmModule.forRoot({ ...dataSourceOptions(config.db, config.synchronize, counter), logging: false } as any),
+      // Always imported (the benchmark issues its tokens through it); its guard only for this library's rows.
+      SessionRevocationModule.forRoot({ ...moduleOptions(), mountGuard: guarded }),
+      ...(passport ? [PassportModule] : []),
+    ],
+    controllers,
+    providers: passport ? [JwtStrategy] : [],
+  })
+  class BenchAppModule {}
+
+  const app = await NestFactory.create(BenchAppModule, { logger: ['error'] });
+  if (config.guard === 'cached-keyobject') {
+    // What-if for the proposed fix: the same secret, as a KeyObject, so jsonwebtoken does not
+    // first try (and fail) to parse it as a PEM public key on every verify.
+    app.get<{ verifyKey: unknown }>(SESSION_REVOCATION_CONFIG).verifyKey = createSecretKey(Buffer.from(BENCH_SECRET));
+  }
+  await app.listen(0, '127.0.0.1');
+  const port = (app.getHttpServer().address() as { port: number }).port;
+  const sessions = app.get(SessionService);
+  const notifier = app.get(RevocationNotifier);
+  const dataSource = app.get(DataSource);
+  const users = dataSource.getRepository(BenchUser);
+
+  serveIpc({
+    /** Creates `count` users with one session each; returns their tokens. */
+    async seed({ count, prefix }: { count: number; prefix: string }) {
+      const out: Array<{ userId: number; sessionId: string; token: string }> = [];
+      for (let start = 0; start < count; start += 500) {
+        const batch = Array.from({ length: Math.min(500, count - start) }, (_, i) => ({
+          email: `${prefix}-${start + i}@bench.example`,
+          passwordHash: 'not-a-real-hash',
+        }));
+        const saved = await users.save(batch);
+        for (const user of saved) {
+          const tokens = await sessions.issue(user.id, { userAgent: 'bench', ip: '127.0.0.1' });
+          out.push({ userId: user.id, sessionId: tokens.sessionId, token: tokens.accessToken });
+        }
+      }
+      return out;
+    },
+    async issue({ userId }: { userId: number }) {
+      const tokens = await sessions.issue(userId, { userAgent: 'bench', ip: '127.0.0.1' });
+      return { userId, sessionId: tokens.sessionId, token: tokens.accessToken };
+    },
+    invalidateSessions: ({ userId }: { userId: number }) => sessions.invalidateSessions(userId),
+    revokeSession: ({ userId, sessionId }: { userId: number; sessionId: string }) => sessions.revokeSession(userId, sessionId),
+    status: () => ({ bypassed: notifier.cache.bypassed, cacheSize: notifier.cache.size, cacheMax: notifier.cache.max }),
+    memory: () => process.memoryUsage(),
+    statements: () => counter.count,
+    statementDetail: () => Object.fromEntries(counter.byText),
+    async close() {
+      setImmediate(async () => {
+        await app.close();
+        process.exit(0);
+      });
+      return true;
+    },
+  });
+  process.send!({ ready: port });
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
