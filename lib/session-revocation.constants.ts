@@ -18,3 +18,5 @@ export const MAX_TOKEN_LENGTH = 8192;
 export const LOGGER_CONTEXT = 'SessionRevocation';
 /** Default channel of the revocation bus (Redis pub/sub or PostgreSQL NOTIFY). */
 export const DEFAULT_BUS_CHANNEL = 'session_revocation';
+/** The session id format the library issues (`crypto.randomUUID()`); anything else is refused before a query. */
+export const SESSION_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

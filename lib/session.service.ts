@@ -14,7 +14,7 @@ import type { ResolvedSessionRevocationOptions } from './options.validation.js';
 import type { CachedSession, CachedUser } from './cache/revocation-cache.js';
 import { RevocationNotifier } from './revocation-notifier.js';
 import { SessionEvents, type SessionEventListener } from './session-events.js';
-import { ACCESS_TOKEN_TYP, LOGGER_CONTEXT, MAX_TOKEN_LENGTH, SESSION_REVOCATION_CONFIG } from './session-revocation.constants.js';
+import { ACCESS_TOKEN_TYP, LOGGER_CONTEXT, MAX_TOKEN_LENGTH, SESSION_ID_PATTERN, SESSION_REVOCATION_CONFIG } from './session-revocation.constants.js';
 import { SessionStore } from './session.store.js';
 import { FailClosed } from './utils/fail-closed.js';
 import { hmacFingerprint, newRefreshToken, safeEqual, sha256 } from './utils/crypto.js';
@@ -87,11 +87,25 @@ export class SessionService {
   @FailClosed()
   async issue(user: object | UserId, client: SessionClientInfo = {}): Promise<IssuedTokens> {
     const userId = this.store.userIdOf(user);
+    // An invalidateSessions() or blockUser() running meanwhile may end the brand-new session
+    // right after its insert: the login then starts over once, after that call is done.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const tokens = await this.startSession(userId, client);
+      const row = await this.store.findSession(tokens.sessionId);
+      if (row && !row.revokedAt) {
+        this.events.emit({ type: 'login', userId, sessionId: tokens.sessionId, ip: client.ip, userAgent: client.userAgent });
+        return tokens;
+      }
+    }
+    throw refused();
+  }
+
+  private async startSession(userId: UserId, client: SessionClientInfo): Promise<IssuedTokens> {
     if (await this.store.isBlocked(userId)) {
       this.logger.warn(`login refused for blocked user=${userId}`);
       throw refused();
     }
-    const userToken = await this.store.ensureUserToken(userId);
+    const userToken = await this.currentUserToken(userId);
     if (userToken === null) throw refused();
     const now = Date.now();
     const session: AuthSession = {
@@ -117,9 +131,15 @@ export class SessionService {
       session.userTokenFingerprint = this.fingerprint(userId, current);
       await this.store.updateSession(session.id, { userTokenFingerprint: session.userTokenFingerprint });
     }
-    const tokens = await this.mint(userId, session, now);
-    this.events.emit({ type: 'login', userId, sessionId: session.id, ip: client.ip, userAgent: client.userAgent });
-    return tokens;
+    return this.mint(userId, session, now);
+  }
+
+  /** The user's session token, created for users that have none yet (rows from before adoption). */
+  private async currentUserToken(userId: UserId): Promise<string | null> {
+    const { token, created } = await this.store.ensureUserToken(userId);
+    // Other instances may have cached "no token" for this user.
+    if (created) await this.notifier.revoke({ t: 'user', id: String(userId) });
+    return token;
   }
 
   /**
@@ -152,9 +172,10 @@ export class SessionService {
     const row = await this.store.findRefreshToken(tokenHash);
     const session = row ? await this.store.findSession(row.sessionId) : null;
     const userId = session ? this.store.parseUserId(session.userId) : undefined;
-    if (!row || !session || userId === undefined || row.expiresAt <= now || !(await this.isLive(session, userId, now))) {
-      throw refused();
-    }
+    if (!row || !session || userId === undefined || row.expiresAt <= now) throw refused();
+    // Minted before the session was renewed (a password change racing this refresh's predecessor).
+    if (!safeEqual(row.userTokenFingerprint, session.userTokenFingerprint)) throw refused();
+    if (!(await this.isLive(session, userId, now))) throw refused();
     session.expiresAt = Math.min(now + this.config.refreshTtlMs, session.absoluteExpiresAt);
     session.lastSeenAt = now;
     await this.store.updateSession(session.id, { expiresAt: session.expiresAt, lastSeenAt: now });
@@ -170,11 +191,12 @@ export class SessionService {
    */
   @FailClosed()
   async renew(userId: UserId, sessionId: string): Promise<IssuedTokens> {
+    if (!isSessionId(sessionId)) throw refused();
     const now = Date.now();
     const session = await this.store.findSession(sessionId);
     if (!session || session.userId !== String(userId) || session.revokedAt || session.expiresAt <= now) throw refused();
     if (session.createdAt <= (await this.getRevokedBefore(now)) || (await this.store.isBlocked(userId))) throw refused();
-    const userToken = await this.store.ensureUserToken(userId);
+    const userToken = await this.currentUserToken(userId);
     if (userToken === null) throw refused();
     session.userTokenFingerprint = this.fingerprint(userId, userToken);
     await this.store.updateSession(session.id, { userTokenFingerprint: session.userTokenFingerprint, lastSeenAt: now });
@@ -283,6 +305,9 @@ export class SessionService {
       }
       return { userId, sessionId: claims.sid, issuedAt: claims.iat, expiresAt: claims.exp };
     } catch (error) {
+      // A value the column type cannot hold (SQLSTATE class 22, e.g. an id out of range) names no
+      // user or session: refuse the token. Anything else means the store cannot answer.
+      if (isDataException(error)) return null;
       throw new SessionStoreUnavailableError(error);
     }
   }
@@ -306,7 +331,7 @@ export class SessionService {
   /** Ends one session of a user (device list). False when it is not a live session of theirs. */
   @FailClosed()
   async revokeSession(userId: UserId, sessionId: string, reason = 'revoke'): Promise<boolean> {
-    if (typeof sessionId !== 'string' || sessionId.length > 64) return false;
+    if (!isSessionId(sessionId)) return false;
     const ended = await this.store.revokeSession(sessionId, userId, reason, Date.now());
     if (ended) await this.notifier.revoke({ t: 'session', id: sessionId });
     if (ended) this.events.emit({ type: 'revoke', userId, sessionId, reason });
@@ -416,6 +441,7 @@ export class SessionService {
     await this.store.addRefreshToken({
       tokenHash: sha256(refreshToken),
       sessionId: session.id,
+      userTokenFingerprint: session.userTokenFingerprint,
       createdAt: now,
       expiresAt: session.expiresAt,
       usedAt: null,
@@ -458,7 +484,7 @@ export class SessionService {
     if (!payload || decoded.header?.typ !== ACCESS_TOKEN_TYP) return null;
     const { sub, sid, sfp, iat, exp } = payload;
     if (typeof sub !== 'string' || typeof sid !== 'string' || typeof sfp !== 'string') return null;
-    if (typeof exp !== 'number' || typeof iat !== 'number' || sid.length > 64) return null;
+    if (typeof exp !== 'number' || typeof iat !== 'number' || !isSessionId(sid)) return null;
     return { sub, sid, sfp, iat, exp };
   }
 
@@ -475,6 +501,15 @@ export class SessionService {
     }
     return this.revokedBefore.value;
   }
+}
+
+function isDataException(error: unknown): boolean {
+  const code = (error as { code?: unknown; driverError?: { code?: unknown } } | null)?.driverError?.code ?? (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.length === 5 && code.startsWith('22');
+}
+
+function isSessionId(value: unknown): value is string {
+  return typeof value === 'string' && SESSION_ID_PATTERN.test(value);
 }
 
 function truncate(value: string | undefined, max: number): string | null {

@@ -4,6 +4,9 @@ import type { UserId } from './interfaces/session-context.interface.js';
 import { getSessionTokenProperty } from './typeorm/entity-metadata.js';
 import { randomTokenSql, sqlDialect } from './typeorm/session-token-sql.js';
 import { newSessionToken } from './utils/crypto.js';
+import { SESSION_ID_PATTERN } from './session-revocation.constants.js';
+
+const NUMERIC_TYPES = ['int', 'integer', 'bigint', 'smallint', 'int2', 'int4', 'int8', 'numeric', 'decimal', 'tinyint', 'mediumint'];
 
 /**
  * All SQL the library runs, in one place. Every method is a fixed, small number of
@@ -14,6 +17,8 @@ export class SessionStore {
   readonly users: EntityMetadata;
   readonly tokenColumn: string;
   private readonly numericUserId: boolean;
+  private readonly maxUserId: number;
+  private readonly uuidUserId: boolean;
   private readonly sessions: Repository<AuthSession>;
   private readonly refreshTokens: Repository<AuthRefreshToken>;
   private readonly userStates: Repository<AuthUserState>;
@@ -35,8 +40,13 @@ export class SessionStore {
       throw new Error(`SessionRevocationModule: option 'userEntity' (${userEntity.name}) needs a single-column primary key`);
     }
     this.tokenColumn = getSessionTokenProperty(userEntity)!;
-    const pkType = this.users.primaryColumns[0].type;
-    this.numericUserId = pkType === Number || ['int', 'integer', 'bigint', 'smallint', 'int4', 'int8', 'numeric'].includes(String(pkType));
+    const pk = this.users.primaryColumns[0];
+    const dbType = String(pk.type === Number ? 'integer' : pk.type).toLowerCase();
+    this.numericUserId = pk.type === Number || NUMERIC_TYPES.includes(dbType);
+    this.uuidUserId = dbType === 'uuid';
+    // Ids a column cannot hold are refused before any query (PostgreSQL/MySQL integers are 32-bit).
+    const sqlite = sqlDialect(dataSource) === 'sqlite';
+    this.maxUserId = sqlite || /big|int8|numeric|decimal/.test(dbType) ? Number.MAX_SAFE_INTEGER : /small|int2/.test(dbType) ? 32767 : 2147483647;
     this.sessions = dataSource.getRepository(AuthSession);
     this.refreshTokens = dataSource.getRepository(AuthRefreshToken);
     this.userStates = dataSource.getRepository(AuthUserState);
@@ -46,10 +56,12 @@ export class SessionStore {
   /** Parses a `sub` claim back into the entity's id type; undefined when it cannot be an id. */
   parseUserId(sub: unknown): UserId | undefined {
     if (typeof sub !== 'string' || sub.length === 0 || sub.length > 64) return undefined;
-    if (!this.numericUserId) return sub;
+    if (this.uuidUserId) return SESSION_ID_PATTERN.test(sub) ? sub : undefined;
+    // eslint-disable-next-line no-control-regex
+    if (!this.numericUserId) return /[\u0000-\u001f]/.test(sub) ? undefined : sub;
     if (!/^[1-9]\d{0,15}$/.test(sub)) return undefined;
     const id = Number(sub);
-    return Number.isSafeInteger(id) ? id : undefined;
+    return Number.isSafeInteger(id) && id <= this.maxUserId ? id : undefined;
   }
 
   /** The primary key of a user entity object, or the id itself. */
@@ -76,16 +88,17 @@ export class SessionStore {
    * Gives a user without a session token (e.g. rows created before adoption) a fresh one;
    * returns the current token either way, or null when the user does not exist.
    */
-  async ensureUserToken(userId: UserId): Promise<string | null> {
+  async ensureUserToken(userId: UserId): Promise<{ token: string | null; created: boolean }> {
     const token = await this.getUserToken(userId);
-    if (token !== null) return token;
+    if (token !== null) return { token, created: false };
     await this.dataSource
       .createQueryBuilder()
       .update(this.users.target)
       .set({ [this.tokenColumn]: newSessionToken() })
       .where({ [this.users.primaryColumns[0].propertyName]: userId, [this.tokenColumn]: IsNull() })
+      .callListeners(false) // the subscriber drops plain token values from updates; the service announces it
       .execute();
-    return this.getUserToken(userId);
+    return { token: await this.getUserToken(userId), created: true };
   }
 
   /** Regenerates the user's session token (one UPDATE). */

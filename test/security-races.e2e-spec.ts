@@ -157,7 +157,7 @@ describe.each(testDatabases())('races on the sample app (%s)', (_dbName, databas
       if (refreshed.status === 200) {
         const minted: IssuedTokens = JSON.parse(refreshed.body);
         expect(await meStatus(minted.accessToken)).toBe(401);
-        // Its refresh token should be refused too: recorded here, required by the it.failing cases below.
+        // Its refresh token is refused too (the forced interleavings below pin it down).
         if ((await refreshStatus(minted.refreshToken)) === 200) survivor = ', its refresh token SURVIVED';
       }
       outcomes.push(`change ${change.status} / refresh ${refreshed.status}${survivor}`);
@@ -165,17 +165,16 @@ describe.each(testDatabases())('races on the sample app (%s)', (_dbName, databas
     process.stderr.write(`\nsame-device password/refresh outcomes: ${JSON.stringify(outcomes)}\n`);
   });
 
-  // BUG (lib, medium-low): a refresh whose mint lands after a concurrent password change's renew()
+  // Regression (was a lib bug, fixed by stamping refresh tokens): a refresh whose mint lands after a concurrent password change's renew()
   // hands out a refresh token that survives the change. Sequence: refresh(R) consumes R, reads the
   // session (old fingerprint) and passes isLive(); meanwhile POST /auth/password rotates the user's
   // token, invalidates the other sessions and renew()s this one (new fingerprint, retires unused
   // refresh tokens, mints); then the refresh inserts its new refresh token R2. R2 is unused and its
   // session is live with the NEW fingerprint, so refresh(R2) succeeds: a holder of the pre-change
   // refresh token R (e.g. a thief racing the owner) keeps a live session after the password change.
-  // Proposed fix: stamp every refresh token with the session fingerprint (or a per-session generation
-  // counter that renew() bumps) it was minted under, and in refresh() refuse a token whose stamp differs
-  // from the session's current one; mint the successor with the stamp read in the same step.
-  it.failing('BUG: forced interleaving - refresh paused before inserting its new refresh token while the password changes: its refresh token must be refused', async () => {
+  // Fix: every refresh token carries the session fingerprint it was minted under, and refresh()
+  // refuses a token whose stamp differs from the session's current one.
+  it('regression: forced interleaving - refresh paused before inserting its new refresh token while the password changes: its refresh token must be refused', async () => {
     const { email, password } = await newAccount();
     const a = await login(email, password);
     const pause = pauseNextCall(store, 'addRefreshToken', 'before');
@@ -188,13 +187,13 @@ describe.each(testDatabases())('races on the sample app (%s)', (_dbName, databas
     expect(refreshed.status).toBe(200);
     const minted: IssuedTokens = JSON.parse(refreshed.body);
     expect(await meStatus(minted.accessToken)).toBe(401); // holds today: the access token carries the old fingerprint
-    expect(await refreshStatus(minted.refreshToken)).toBe(401); // fails today: 200
+    expect(await refreshStatus(minted.refreshToken)).toBe(401); // was 200 before the fix
   });
 
-  // BUG (same root cause, worse): paused right after consuming its refresh token, the refresh reads the
+  // Regression (same root cause, worse): paused right after consuming its refresh token, the refresh reads the
   // session only after renew() gave it the new fingerprint, so both the access and the refresh token it
-  // mints are live after the password change. Same fix as above (the stamp of R is the old fingerprint).
-  it.failing('BUG: forced interleaving - refresh paused right after consuming its token while the password changes: nothing it mints may work', async () => {
+  // mints were live after the password change. Same fix as above (the stamp of R is the old fingerprint).
+  it('regression: forced interleaving - refresh paused right after consuming its token while the password changes: nothing it mints may work', async () => {
     const { email, password } = await newAccount();
     const a = await login(email, password);
     const pause = pauseNextCall(store, 'consumeRefreshToken', 'after');
@@ -310,14 +309,13 @@ describe.each(testDatabases())('races in the library (%s)', (_dbName, database) 
     await expect(t.sessions.refresh(fresh.refreshToken)).resolves.toMatchObject({ sessionId: fresh.sessionId });
   });
 
-  // BUG (lib, low - fails safe): issue() created its session row, then invalidateSessions() rotated the
+  // Regression (was a lib bug, low - failed safe): issue() created its session row, then invalidateSessions() rotated the
   // user's token and revoked every live session - the brand-new one included - and then issue() noticed the
   // rotation, updated the fingerprint and returned tokens for the revoked session: the login "succeeds"
   // after the invalidation completed, yet its tokens are refused on first use (401) and the client must log in
-  // again. Proposed fix: in issue(), after the fingerprint re-read, re-read the session row; if it was revoked
-  // meanwhile, start over once with a new session (the invalidation is complete, so the retry survives), or
-  // have revokeUserSessions() spare sessions created after the invalidation began.
-  it.failing('BUG: forced interleaving - a login paused after creating its session while invalidateSessions runs must complete with working tokens', async () => {
+  // again. Fix: issue() re-reads its session row after minting and, if it was revoked meanwhile, starts over
+  // once with a new session (the invalidation is complete, so the retry survives).
+  it('regression: forced interleaving - a login paused after creating its session while invalidateSessions runs must complete with working tokens', async () => {
     const user = await newUser();
     const older = await issue(user.id);
     const pause = pauseNextCall(store, 'createSession', 'after');
@@ -327,7 +325,7 @@ describe.each(testDatabases())('races in the library (%s)', (_dbName, database) 
     pause.release();
     const fresh = await login;
     expect(await meStatus(older.accessToken)).toBe(401);
-    expect(await meStatus(fresh.accessToken)).toBe(200); // fails today: 401
+    expect(await meStatus(fresh.accessToken)).toBe(200); // was 401 before the fix
   });
 
   describe('stale entities saved after a rotation never restore the old session token', () => {
@@ -361,15 +359,14 @@ describe.each(testDatabases())('races in the library (%s)', (_dbName, database) 
       });
     }
 
-    // BUG (lib, medium when an app loads the token column): Repository.update(id, staleEntity) - e.g. the
+    // Regression (was a lib bug, medium when an app loads the token column): Repository.update(id, staleEntity) - e.g. the
     // common `repo.update(user.id, { ...user, displayName })` on an entity loaded with its session token -
-    // writes the old token back: the subscriber's QueryBuilder-update branch leaves an explicit token in the
+    // wrote the old token back: the subscriber's QueryBuilder-update branch left an explicit token in the
     // SET alone. After a password change (which ends sessions only through the token), every access token
     // issued before the change is accepted again.
     // (Repository.upsert(staleEntity) was checked too and does not resurrect: test below.)
-    // Proposed fix: in beforeUpdate's QueryBuilder branch drop a plain token value from the SET (or replace
-    // it with the per-row random expression); the library's own token writes then have to bypass listeners:
-    // rotateUserToken already uses callListeners(false), ensureUserToken needs it too.
+    // Fix: beforeUpdate's QueryBuilder branch drops a plain token value from the SET (alone in the SET, it
+    // is replaced by the per-row random expression); the library's own token writes bypass listeners.
     const afterPasswordChange = async (save: Case[1]) => {
       const user = await newUser();
       const before = await issue(user.id);
@@ -380,7 +377,7 @@ describe.each(testDatabases())('races in the library (%s)', (_dbName, database) 
       await save(stale, user.id);
       expect(await meStatus(before.accessToken)).toBe(401);
     };
-    it.failing('BUG: after a password change, repository.update(id, { ...stale entity }) must not bring back the tokens issued before it', () =>
+    it('regression: after a password change, repository.update(id, { ...stale entity }) must not bring back the tokens issued before it', () =>
       afterPasswordChange((stale, id) => repo().update(id, { ...stale, displayName: 'update stale write' })),
     );
     it('after a password change, repository.upsert(stale entity) does not bring back the tokens issued before it', () =>

@@ -410,13 +410,20 @@ describe.each(combos)('hostile tokens against the %s app over %s (%s)', (kind, a
     expect(logs.logger.lines.some((line) => line.includes(`login refused for blocked user=${blocked.userId}`))).toBe(true);
   });
 
-  // BUG (lib, low: needs the signing key): a validly signed token whose sid holds a NUL byte makes
-  // PostgreSQL reject the session lookup ("invalid byte sequence for encoding UTF8: 0x00"); the guard
-  // takes it for an outage: 503 and an error log "session store unavailable" instead of a 401. The same
-  // holds for SessionService.revokeSession(userId, '\u0000'). Proposed fix: accept only the sid format the
-  // library issues (a UUID, /^[0-9a-f-]{36}$/i) in verifyAccessToken() and revokeSession() before any query.
-  (dbName === 'postgres' ? it.failing : it)('refuses: sid with a NUL byte, signed with the real key (401, not 503)', async () => {
+  // Regression (was a lib bug, low: needs the signing key): a validly signed token whose sid holds a NUL
+  // byte made PostgreSQL reject the session lookup, and the guard took it for an outage (503). The library
+  // now accepts only the sid format it issues (a UUID) and user ids the key column can hold, before any query.
+  it('refuses: sid with a NUL byte, signed with the real key (401, not 503)', async () => {
     const res = await send(await resigned(c, (x) => (x.sid = `${x.sid.slice(0, 8)}\u0000`)));
+    expect({ status: res.status, body: safeJson(res.body) }).toEqual({ status: 401, body: { statusCode: 401, message: 'Unauthorized' } });
+  });
+
+  it.each([
+    ['a sub beyond the 32-bit id column', (x: any) => (x.sub = '2147483648')],
+    ['a sub with a NUL byte', (x: any) => (x.sub = `${x.sub}\u0000`)],
+    ['a sid that is not a UUID', (x: any) => (x.sid = 'not-a-session-id')],
+  ])('refuses: %s, signed with the real key (401, not 503)', async (_name, change) => {
+    const res = await send(await resigned(c, change));
     expect({ status: res.status, body: safeJson(res.body) }).toEqual({ status: 401, body: { statusCode: 401, message: 'Unauthorized' } });
   });
 

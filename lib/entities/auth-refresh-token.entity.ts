@@ -13,6 +13,14 @@ export class AuthRefreshToken {
   @Column({ type: 'varchar', length: 36 })
   sessionId: string;
 
+  /**
+   * The session's user-token fingerprint when this token was minted. A refresh is refused when
+   * the session has been renewed since (password change), so a refresh racing the change
+   * cannot hand out a token that outlives it.
+   */
+  @Column({ type: 'varchar', length: 64 })
+  userTokenFingerprint: string;
+
   /** Issue time (ms since epoch). */
   @Column({ type: 'bigint', transformer: epochMs })
   createdAt: number;

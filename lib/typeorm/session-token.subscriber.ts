@@ -14,7 +14,9 @@ import { randomTokenSql, sqlDialect } from './session-token-sql.js';
  *   changed; otherwise any token value on the object is dropped from the UPDATE, so a stale
  *   entity can never write an old token back;
  * - `update()` and QueryBuilder `.update().set()`: when the SET touches a
- *   `@RevokesSessions()` column, the token is set to a per-row SQL random expression.
+ *   `@RevokesSessions()` column, the token is set to a per-row SQL random expression. A plain
+ *   token value in the SET is never written (it would be a stale one spread from an entity);
+ *   when it is the only column set, the token is regenerated instead.
  *
  * Raw SQL and `callListeners(false)` are invisible here: install the trigger
  * (`createSessionTokenTriggerMigration`) for those.
@@ -71,7 +73,14 @@ export class SessionTokenSubscriber implements EntitySubscriberInterface {
     }
     // QueryBuilder update (also Repository.update()): event.entity is the SET object.
     const set = event.entity as Record<string, unknown>;
-    if (tokenProperty in set) return;
+    if (tokenProperty in set && typeof set[tokenProperty] !== 'function') {
+      // A plain token value is never written: it is an old value spread from a stale entity
+      // (`repo.update(id, { ...user })`), or, alone in the SET, a request to rotate.
+      const alone = Object.keys(set).length === 1;
+      delete set[tokenProperty];
+      if (alone) set[tokenProperty] = this.perRowToken();
+    }
+    if (tokenProperty in set) return; // an SQL expression the app chose
     if (revoking.some((p) => set[p] !== undefined)) set[tokenProperty] = this.perRowToken();
   }
 
