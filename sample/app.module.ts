@@ -1,6 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { AdminModule } from './admin/admin.module.js';
 import { AuthModule } from './auth/auth.module.js';
+import { DatabaseUnavailableFilter } from './common/database-unavailable.filter.js';
 import type { SampleConfig } from './config.js';
 import { SampleConfigModule } from './config.module.js';
 import { DatabaseModule } from './database/database.module.js';
@@ -25,6 +27,7 @@ export class AppModule {
         AdminModule,
         HealthModule,
       ],
+      providers: [{ provide: APP_FILTER, useClass: DatabaseUnavailableFilter }],
     };
   }
 }

@@ -176,9 +176,8 @@ describe.each(testDatabases())('no secret in logs, error bodies or events: sampl
     } finally {
       driver.createQueryRunner = createQueryRunner;
     }
-    // Protected routes and the library's calls fail closed with 503. (The sample's own login
-    // query is not the library's: see the report for its 500.)
-    expect(duringOutage).toMatchObject({ 'outage me': 503, 'outage refresh': 503, 'outage sessions': 503 });
+    // Protected routes, the library's calls and the sample's own login query fail closed with 503.
+    expect(duringOutage).toMatchObject({ 'outage me': 503, 'outage refresh': 503, 'outage sessions': 503, 'outage login': 503 });
     expect([204, 503]).toContain(duringOutage['outage logout']);
     expect(logs.logger.lines.some((l) => l.includes('session store unavailable'))).toBe(true);
     ok(await call('after outage', 'GET', '/me', undefined, c1.accessToken), 200);
