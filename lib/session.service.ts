@@ -455,6 +455,7 @@ export class SessionService {
         ...(algorithm.startsWith('HS') ? { secret: signingKey } : { privateKey: signingKey }),
         header: { alg: algorithm, typ: ACCESS_TOKEN_TYP },
         subject: String(userId),
+        jwtid: randomUUID(), // RFC 9068: every access token is distinct, even two minted in one second
         expiresIn,
         ...(options.jwt.issuer ? { issuer: options.jwt.issuer } : {}),
         ...(options.jwt.audience ? { audience: options.jwt.audience } : {}),

@@ -36,6 +36,15 @@ describe.each(testDatabases())('session lifecycle (%s)', (_name, database) => {
     await expect(t.sessions.refresh(first.refreshToken)).rejects.toMatchObject({ status: 401 });
   });
 
+  it('mints a distinct access token every time, with a jti (RFC 9068), even within one second', async () => {
+    const user = await newUser();
+    const first = await t.sessions.issue(user.id);
+    const tokens = [first.accessToken, (await t.sessions.renew(user.id, first.sessionId)).accessToken, (await t.sessions.renew(user.id, first.sessionId)).accessToken];
+    expect(new Set(tokens).size).toBe(3);
+    const jtis = tokens.map((token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).jti);
+    expect(jtis.every((jti) => typeof jti === 'string' && jti.length >= 32)).toBe(true);
+  });
+
   it('ends the whole family when a used refresh token comes back (reuse detection)', async () => {
     const user = await newUser();
     const first = await t.sessions.issue(user.id);
