@@ -30,3 +30,5 @@ export type * from './interfaces/session-revocation-options.interface.js';
 export { secureLogoutHeaders, clearCookieHeader, CLEAR_SITE_DATA } from './logout.js';
 export type { AuthCookie } from './logout.js';
 export { bearerOrCookie, readCookie } from './token-extractors.js';
+export { sessionEventStream, SESSION_STREAM_EVENTS } from './session-event-stream.js';
+export type { SessionEventStreamOptions } from './session-event-stream.js';

@@ -1,0 +1,100 @@
+import type { MessageEvent } from '@nestjs/common';
+import { Observable } from 'rxjs';
+import type { SessionContext } from './interfaces/session-context.interface.js';
+import type { SessionEnded, SessionService } from './session.service.js';
+
+/** Event types written by {@link sessionEventStream}. */
+export const SESSION_STREAM_EVENTS = {
+  /** First event: the stream is open and watching. */
+  ready: 'ready',
+  /** The session is over (signed out here or elsewhere, revoked, password changed elsewhere, blocked): sign in again. */
+  ended: 'session-ended',
+  /**
+   * The credentials the stream was opened with stopped working but the session goes on (this
+   * device changed its password or email and got new tokens): open the stream again with the
+   * current credentials.
+   */
+  reconnect: 'reconnect',
+} as const;
+
+/** Options of {@link sessionEventStream}. */
+export interface SessionEventStreamOptions {
+  /**
+   * Interval of keep-alive comments (`: keep-alive`), in milliseconds, so that proxies and
+   * load balancers do not close an idle stream. Default 25 000; 0 sends none.
+   */
+  heartbeatInterval?: number;
+  /** Re-check interval of {@link SessionService.watch} (ends made on other instances without a bus). Default 5 000 ms. */
+  pollInterval?: number;
+  /** `retry:` sent with the first event: how long an `EventSource` waits before it reconnects. Default 2 000 ms. */
+  retry?: number;
+}
+
+/**
+ * A server-sent-events stream for a "you were signed out" notice, built on
+ * {@link SessionService.watch}. Return it from an `@Sse()` handler behind the session guard:
+ *
+ * ```ts
+ * @Sse('events')
+ * events(@CurrentSession() session: SessionContext, @Req() req: Request): Observable<MessageEvent> {
+ *   return sessionEventStream(this.sessions, extractBearerToken(req)!, session);
+ * }
+ * ```
+ *
+ * The stream writes, in order:
+ * - `event: ready` with `retry:` and `data: {"sessionId": ...}` as soon as it is watching;
+ * - a `: keep-alive` comment every `heartbeatInterval`;
+ * - once the token stops being accepted, either `event: session-ended` with
+ *   `data: {"sessionId", "at"}` when the session itself is over, or `event: reconnect` when
+ *   only the token was superseded (the session was renewed after a password or email change
+ *   on this device; also sent when the store cannot tell); then the stream completes.
+ *
+ * A client closes its `EventSource` on `session-ended` and shows the sign-in form; on
+ * `reconnect` it reopens the stream with its current credentials. Revocations made on other
+ * instances arrive over the bus when one is configured (otherwise within `pollInterval`).
+ * The token's own expiry does not end the stream: the session id stays the same across
+ * refreshes. Unsubscribing (the client disconnected) stops the watch and the heartbeat.
+ * Nothing secret is written: no token, only the session id.
+ *
+ * @param sessions the app's {@link SessionService}
+ * @param accessToken the access token the request was authenticated with
+ * @param session the request's session (from `@CurrentSession()`)
+ */
+export function sessionEventStream(
+  sessions: Pick<SessionService, 'watch' | 'list'>,
+  accessToken: string,
+  session: Pick<SessionContext, 'userId' | 'sessionId'>,
+  options: SessionEventStreamOptions = {},
+): Observable<MessageEvent> {
+  const heartbeatInterval = options.heartbeatInterval ?? 25_000;
+  return new Observable<MessageEvent>((subscriber) => {
+    subscriber.next({ type: SESSION_STREAM_EVENTS.ready, retry: options.retry ?? 2000, data: { sessionId: session.sessionId } });
+    const heartbeat = heartbeatInterval > 0 ? setInterval(() => subscriber.next({ comment: 'keep-alive' }), heartbeatInterval) : undefined;
+    heartbeat?.unref?.();
+
+    const settle = async (ended: SessionEnded) => {
+      let live: boolean | undefined;
+      try {
+        live = (await sessions.list(session.userId)).some((s) => s.id === session.sessionId);
+      } catch {
+        live = undefined; // the store cannot answer: let the client reconnect and be checked again
+      }
+      if (subscriber.closed) return;
+      if (live === false) {
+        subscriber.next({ type: SESSION_STREAM_EVENTS.ended, data: { sessionId: session.sessionId, at: ended.at.toISOString() } });
+      } else {
+        subscriber.next({ type: SESSION_STREAM_EVENTS.reconnect, data: { sessionId: session.sessionId } });
+      }
+      subscriber.complete();
+    };
+    const watching = sessions.watch(accessToken, options.pollInterval !== undefined ? { pollInterval: options.pollInterval } : {}).subscribe({
+      next: (ended) => void settle(ended),
+      error: (error: unknown) => subscriber.error(error),
+    });
+
+    return () => {
+      if (heartbeat) clearInterval(heartbeat);
+      watching.unsubscribe();
+    };
+  });
+}
