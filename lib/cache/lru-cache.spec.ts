@@ -1,0 +1,80 @@
+import fc from 'fast-check';
+import { LruCache } from './lru-cache.js';
+
+/** The obvious LRU: an array, most recent last. */
+class ModelLru {
+  readonly entries: Array<[string, number]> = [];
+  constructor(private readonly max: number) {}
+  get(key: string): number | undefined {
+    const i = this.entries.findIndex(([k]) => k === key);
+    if (i < 0) return undefined;
+    const [entry] = this.entries.splice(i, 1);
+    this.entries.push(entry);
+    return entry[1];
+  }
+  set(key: string, value: number): void {
+    this.delete(key);
+    this.entries.push([key, value]);
+    if (this.entries.length > this.max) this.entries.shift();
+  }
+  delete(key: string): void {
+    const i = this.entries.findIndex(([k]) => k === key);
+    if (i >= 0) this.entries.splice(i, 1);
+  }
+  clear(): void {
+    this.entries.length = 0;
+  }
+}
+
+type Op = { op: 'get' | 'set' | 'delete'; key: string; value: number } | { op: 'clear' };
+
+const ops = (keys: number) =>
+  fc.array(
+    fc.oneof(
+      { weight: 10, arbitrary: fc.record({ op: fc.constantFrom('get' as const, 'set' as const, 'delete' as const), key: fc.integer({ min: 0, max: keys }).map(String), value: fc.integer() }) },
+      { weight: 1, arbitrary: fc.constant({ op: 'clear' as const }) },
+    ),
+    { maxLength: 400 },
+  );
+
+describe('LruCache', () => {
+  it('behaves like a plain LRU of the same size for any sequence of operations', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 8 }), ops(20), (max, sequence: Op[]) => {
+        const cache = new LruCache<number>(max, 60_000);
+        const model = new ModelLru(max);
+        for (const step of sequence) {
+          if (step.op === 'clear') {
+            cache.clear();
+            model.clear();
+          } else if (step.op === 'get') {
+            expect(cache.get(step.key, 0)).toBe(model.get(step.key));
+          } else if (step.op === 'set') {
+            cache.set(step.key, step.value, 0);
+            model.set(step.key, step.value);
+          } else {
+            cache.delete(step.key);
+            model.delete(step.key);
+          }
+          expect(cache.size).toBe(model.entries.length);
+          expect(cache.size).toBeLessThanOrEqual(max);
+        }
+        // Same contents (reading every model key refreshes both alike).
+        for (const [key, value] of [...model.entries]) expect(cache.get(key, 0)).toBe(value);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('evicts the least recently used entry, and expires entries after the TTL', () => {
+    const cache = new LruCache<string>(2, 1000);
+    cache.set('a', 'A', 0);
+    cache.set('b', 'B', 0);
+    expect(cache.get('a', 10)).toBe('A'); // a is now the most recent
+    cache.set('c', 'C', 20);
+    expect(cache.get('b', 30)).toBeUndefined();
+    expect(cache.get('a', 30)).toBe('A');
+    expect(cache.get('c', 1019)).toBe('C');
+    expect(cache.get('c', 1020)).toBeUndefined();
+  });
+});
