@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { createHmac, generateKeyPairSync, KeyObject } from 'node:crypto';
 import { Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { SessionTokenColumn } from './decorators/session-token-column.decorator.js';
 import { resolveOptions, SessionRevocationConfigError } from './options.validation.js';
@@ -52,6 +53,64 @@ describe('resolveOptions', () => {
     } catch (error) {
       expect((error as Error).message).not.toContain('hunter2');
     }
+  });
+});
+
+describe('resolveOptions: JWT keys are parsed once, at startup', () => {
+  const pem = (type: 'rsa' | 'ec', namedCurve?: string) =>
+    generateKeyPairSync(type as any, {
+      ...(type === 'rsa' ? { modulusLength: 2048 } : { namedCurve }),
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    } as any) as unknown as { publicKey: string; privateKey: string };
+  const rsa = pem('rsa');
+  const rsaOther = pem('rsa');
+  const p256 = pem('ec', 'prime256v1');
+  const p384 = pem('ec', 'secp384r1');
+
+  it('HS*: one secret KeyObject holding the secret bytes, for signing and verifying', () => {
+    const r = resolveOptions({ userEntity: User, jwt: { secret } });
+    expect(r.signingKey).toBeInstanceOf(KeyObject);
+    expect(r.signingKey.type).toBe('secret');
+    expect(r.verifyKey).toBe(r.signingKey);
+    expect(r.signingKey.export().equals(Buffer.from(secret))).toBe(true);
+    const bytes = Buffer.alloc(32, 7);
+    expect(resolveOptions({ userEntity: User, jwt: { secret: bytes } }).verifyKey.export().equals(bytes)).toBe(true);
+  });
+
+  it('the fingerprint key is still derived from the raw secret (tokens issued before stay valid)', () => {
+    const r = resolveOptions({ userEntity: User, jwt: { secret } });
+    const expected = createHmac('sha256', secret).update('nestjs-session-revocation:session-token-fingerprint').digest();
+    expect(r.fingerprintKey.equals(expected)).toBe(true);
+    const rs = resolveOptions({ userEntity: User, jwt: { algorithm: 'RS256', ...rsa } });
+    expect(rs.fingerprintKey.equals(createHmac('sha256', rsa.privateKey).update('nestjs-session-revocation:session-token-fingerprint').digest())).toBe(true);
+  });
+
+  it('RS/ES*: a private KeyObject to sign, a public one to verify', () => {
+    const r = resolveOptions({ userEntity: User, jwt: { algorithm: 'RS256', ...rsa } });
+    expect([r.signingKey.type, r.verifyKey.type]).toEqual(['private', 'public']);
+    const e = resolveOptions({ userEntity: User, jwt: { algorithm: 'ES256', ...p256 } });
+    expect(e.verifyKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+  });
+
+  it.each([
+    ['a secret that is neither string nor Buffer', { secret: 12345678901234567890123456789012 as any }, /'jwt.secret' must be a string or a Buffer/],
+    ['an unparsable private key', { algorithm: 'RS256', privateKey: 'not a key', publicKey: rsa.publicKey }, /'jwt.privateKey' is not a usable PEM key/],
+    ['an unparsable public key', { algorithm: 'RS256', privateKey: rsa.privateKey, publicKey: '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----' }, /'jwt.publicKey' is not a usable PEM key/],
+    ['a public key of another pair', { algorithm: 'RS256', privateKey: rsa.privateKey, publicKey: rsaOther.publicKey }, /'jwt.publicKey' does not belong to jwt.privateKey/],
+    ['an EC key for RS256', { algorithm: 'RS256', ...p256 }, /'jwt.privateKey' has key type ec; RS256 needs rsa/],
+    ['an RSA key for ES256', { algorithm: 'ES256', ...rsa }, /'jwt.privateKey' has key type rsa; ES256 needs ec/],
+    ['a P-384 key for ES256', { algorithm: 'ES256', ...p384 }, /'jwt.privateKey' is on curve secp384r1; ES256 needs prime256v1/],
+  ])('refuses %s, naming the option and not the key', (_case, jwt, message) => {
+    let error: unknown;
+    try {
+      resolveOptions({ userEntity: User, jwt: jwt as any });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(SessionRevocationConfigError);
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message).not.toMatch(/BEGIN|not a key/);
   });
 });
 

@@ -1,3 +1,4 @@
+import { createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import type { SessionJwtAlgorithm, SessionRevocationModuleOptions } from './interfaces/session-revocation-options.interface.js';
 import { deriveKey } from './utils/crypto.js';
 import { parseDuration } from './utils/duration.js';
@@ -11,8 +12,14 @@ const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS5
 export interface ResolvedSessionRevocationOptions {
   options: SessionRevocationModuleOptions;
   algorithm: SessionJwtAlgorithm;
-  signingKey: string | Buffer;
-  verifyKey: string | Buffer;
+  /**
+   * The signing key, parsed once at startup: a secret `KeyObject` for HS*, a private one for
+   * RS/PS/ES*. (Handing jsonwebtoken a string makes it parse the key again on every call.)
+   */
+  signingKey: KeyObject;
+  /** The verification key, parsed once at startup: the same secret for HS*, the public key otherwise. */
+  verifyKey: KeyObject;
+  /** Key of the session-token fingerprint (`sfp`), derived from the raw secret material. */
   fingerprintKey: Buffer;
   accessTtlMs: number;
   refreshTtlMs: number;
@@ -51,21 +58,31 @@ export function resolveOptions(options: SessionRevocationModuleOptions | undefin
   const jwt = options.jwt;
   if (!jwt || typeof jwt !== 'object') throw new SessionRevocationConfigError('jwt', 'is required');
   const algorithm = (jwt.algorithm ?? 'HS256') as SessionJwtAlgorithm;
-  let signingKey: string | Buffer;
-  let verifyKey: string | Buffer;
+  let signingKey: KeyObject;
+  let verifyKey: KeyObject;
+  let keyMaterial: string | Buffer;
   if (HMAC_ALGORITHMS.includes(algorithm)) {
     if (jwt.secret === undefined || jwt.secret === null || jwt.secret === '') {
       throw new SessionRevocationConfigError('jwt.secret', `is required for ${algorithm}`);
     }
+    if (typeof jwt.secret !== 'string' && !Buffer.isBuffer(jwt.secret)) {
+      throw new SessionRevocationConfigError('jwt.secret', 'must be a string or a Buffer');
+    }
     if (Buffer.byteLength(jwt.secret) < 32) {
       throw new SessionRevocationConfigError('jwt.secret', 'must be at least 32 bytes long (use 32+ random bytes)');
     }
-    signingKey = verifyKey = jwt.secret;
+    keyMaterial = jwt.secret;
+    signingKey = verifyKey = createSecretKey(typeof jwt.secret === 'string' ? Buffer.from(jwt.secret, 'utf8') : jwt.secret);
   } else if (ASYMMETRIC_ALGORITHMS.includes(algorithm)) {
     if (!jwt.privateKey) throw new SessionRevocationConfigError('jwt.privateKey', `is required for ${algorithm}`);
     if (!jwt.publicKey) throw new SessionRevocationConfigError('jwt.publicKey', `is required for ${algorithm}`);
-    signingKey = jwt.privateKey;
-    verifyKey = jwt.publicKey;
+    keyMaterial = jwt.privateKey;
+    signingKey = parseKey('jwt.privateKey', () => createPrivateKey(jwt.privateKey!), algorithm);
+    verifyKey = parseKey('jwt.publicKey', () => createPublicKey(jwt.publicKey!), algorithm);
+    const derived = createPublicKey(signingKey).export({ type: 'spki', format: 'der' });
+    if (!derived.equals(verifyKey.export({ type: 'spki', format: 'der' }))) {
+      throw new SessionRevocationConfigError('jwt.publicKey', 'does not belong to jwt.privateKey');
+    }
   } else {
     throw new SessionRevocationConfigError('jwt.algorithm', `must be one of ${[...HMAC_ALGORITHMS, ...ASYMMETRIC_ALGORITHMS].join(', ')} (got ${JSON.stringify(jwt.algorithm)})`);
   }
@@ -110,13 +127,42 @@ export function resolveOptions(options: SessionRevocationModuleOptions | undefin
     algorithm,
     signingKey,
     verifyKey,
-    fingerprintKey: deriveKey(jwt.fingerprintSecret ?? signingKey, 'session-token-fingerprint'),
+    // From the raw material, as before keys were parsed: fingerprints stay valid across upgrades.
+    fingerprintKey: deriveKey(jwt.fingerprintSecret ?? keyMaterial, 'session-token-fingerprint'),
     accessTtlMs,
     refreshTtlMs,
     sessionMaxAgeMs,
     lastSeenIntervalMs: duration('lastSeenInterval', options.lastSeenInterval, '1m'),
     clockToleranceSeconds,
   };
+}
+
+/** Key types each asymmetric algorithm family accepts (ES* also pins the curve). */
+const KEY_TYPES: Record<string, { types: string[]; curve?: string }> = {
+  RS: { types: ['rsa'] },
+  PS: { types: ['rsa', 'rsa-pss'] },
+  ES256: { types: ['ec'], curve: 'prime256v1' },
+  ES384: { types: ['ec'], curve: 'secp384r1' },
+  ES512: { types: ['ec'], curve: 'secp521r1' },
+};
+
+/** Parses a PEM key once; the error names the option and the problem, never the key. */
+function parseKey(option: string, parse: () => KeyObject, algorithm: string): KeyObject {
+  let key: KeyObject;
+  try {
+    key = parse();
+  } catch {
+    throw new SessionRevocationConfigError(option, 'is not a usable PEM key (an unencrypted PKCS#8/PKCS#1/SEC1 private key, an SPKI public key or a certificate)');
+  }
+  const expected = KEY_TYPES[algorithm] ?? KEY_TYPES[algorithm.slice(0, 2)];
+  const type = key.asymmetricKeyType ?? 'unknown';
+  if (!expected.types.includes(type)) {
+    throw new SessionRevocationConfigError(option, `has key type ${type}; ${algorithm} needs ${expected.types.join(' or ')}`);
+  }
+  if (expected.curve && key.asymmetricKeyDetails?.namedCurve !== expected.curve) {
+    throw new SessionRevocationConfigError(option, `is on curve ${key.asymmetricKeyDetails?.namedCurve ?? 'unknown'}; ${algorithm} needs ${expected.curve}`);
+  }
+  return key;
 }
 
 function channelName(option: string, channel: string | undefined): string {

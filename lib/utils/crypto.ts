@@ -1,4 +1,17 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { JwtSignOptions, JwtVerifyOptions } from '@nestjs/jwt';
+import { createHash, createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+
+// The library hands JwtService the keys it parsed at startup (`KeyObject`s, see
+// options.validation.ts). jsonwebtoken accepts them (and skips re-parsing the key on every
+// call); @nestjs/jwt's option types only list strings and Buffers for `secret` / `publicKey`.
+// These overloads state what the runtime accepts. This module is internal: the published
+// declarations of the public API do not reference it, so applications' types are unchanged.
+declare module '@nestjs/jwt' {
+  interface JwtService {
+    sign(payload: object, options: Omit<JwtSignOptions, 'secret' | 'privateKey'> & { secret?: KeyObject; privateKey?: KeyObject }): string;
+    verify<T extends object = any>(token: string, options: Omit<JwtVerifyOptions, 'secret' | 'publicKey'> & { secret?: KeyObject; publicKey?: KeyObject }): T;
+  }
+}
 
 /** A new per-user session token: 128 bits from the CSPRNG, hex encoded. */
 export function newSessionToken(): string {
@@ -20,7 +33,7 @@ export function hmacFingerprint(key: Buffer, message: string): string {
   return createHmac('sha256', key).update(message).digest().subarray(0, 16).toString('base64url');
 }
 
-/** Derives a purpose-bound key from secret material. */
+/** Derives a purpose-bound key from secret material (the raw string or bytes, not a parsed key). */
 export function deriveKey(material: string | Buffer, purpose: string): Buffer {
   return createHmac('sha256', material).update(`nestjs-session-revocation:${purpose}`).digest();
 }
