@@ -1,4 +1,4 @@
-import { Inject, Logger, Module, Optional, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Logger, Module, Optional, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { PostgresRevocationBus } from './bus/postgres-revocation-bus.js';
 import { RedisRevocationBus } from './bus/redis-revocation-bus.js';
 import { RevocationCache } from './cache/revocation-cache.js';
@@ -73,7 +73,7 @@ import { SessionTokenSubscriber } from './typeorm/session-token.subscriber.js';
   ],
   exports: [SessionService, SessionGuard, SESSION_REVOCATION_CONFIG, SESSION_DATA_SOURCE],
 })
-export class SessionRevocationModule extends ConfigurableModuleClass implements OnModuleInit, OnApplicationShutdown {
+export class SessionRevocationModule extends ConfigurableModuleClass implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(LOGGER_CONTEXT);
   private removeListener?: () => void;
 
@@ -96,9 +96,19 @@ export class SessionRevocationModule extends ConfigurableModuleClass implements 
     this.logger.log('session revocation ready');
   }
 
-  /** Disconnects the bus. @internal */
+  /**
+   * Disconnects the bus. This runs before any `onApplicationShutdown` hook, so before
+   * TypeORM destroys the DataSource: the LISTEN/NOTIFY bus holds one of its pool's
+   * connections, and destroying a pool waits for every connection to come back (with
+   * `isGlobal` the module order would otherwise make `app.close()` hang). @internal
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.notifier?.close();
+  }
+
+  /** Stops listening to TypeORM writes. @internal */
   async onApplicationShutdown(): Promise<void> {
     this.removeListener?.();
-    await this.notifier?.close();
+    this.removeListener = undefined;
   }
 }

@@ -15,6 +15,7 @@ import {
   SessionService,
   SkipSessionCheck,
   type SessionContext,
+  type SessionRevocationModuleExtras,
   type SessionRevocationModuleOptions,
 } from '../../lib/index.js';
 import { RevocationNotifier } from '../../lib/revocation-notifier.js';
@@ -122,20 +123,24 @@ export interface Instance {
   close(): Promise<void>;
 }
 
-/** Starts an instance (Express, logs off) with the module on `dbOptions`. */
+/**
+ * Starts an instance (Express, logs off) with the module on `dbOptions`; `options` may carry
+ * the extras (`isGlobal`). `moduleFirst` imports SessionRevocationModule before TypeOrmModule
+ * (the order decides which of two global modules Nest shuts down first).
+ */
 export async function startInstance(
   dbOptions: DataSourceOptions,
-  options: Partial<SessionRevocationModuleOptions> = {},
+  options: Partial<SessionRevocationModuleOptions> & SessionRevocationModuleExtras = {},
+  { moduleFirst = false }: { moduleFirst?: boolean } = {},
 ): Promise<Instance> {
+  const typeorm = TypeOrmModule.forRoot({ ...dbOptions, logging: false } as any);
+  const sessionRevocation = SessionRevocationModule.forRoot({
+    userEntity: TestUser,
+    jwt: { secret: TEST_SECRET, issuer: 'test', audience: 'test' },
+    ...options,
+  });
   @Module({
-    imports: [
-      TypeOrmModule.forRoot({ ...dbOptions, logging: false } as any),
-      SessionRevocationModule.forRoot({
-        userEntity: TestUser,
-        jwt: { secret: TEST_SECRET, issuer: 'test', audience: 'test' },
-        ...options,
-      }),
-    ],
+    imports: moduleFirst ? [sessionRevocation, typeorm] : [typeorm, sessionRevocation],
     controllers: [ScalingController],
   })
   class ScalingAppModule {}
