@@ -70,12 +70,28 @@ describe('sessionEventStream', () => {
     expect(calls.watchers).toBe(0);
   });
 
-  it('sends reconnect (not session-ended) when only the token was superseded: the session is still live', async () => {
-    const { sessions, ended } = fakeSessions(async () => [row(OTHER), row(SID)]);
-    const out = collect(sessionEventStream(sessions, 't', { userId: 7, sessionId: SID }, { heartbeatInterval: 0 }));
+  it('sends reconnect (not session-ended) when the session is still live after the settle time: only the token was superseded', async () => {
+    jest.useFakeTimers();
+    const { sessions, ended, calls } = fakeSessions(async () => [row(OTHER), row(SID)]);
+    const out = collect(sessionEventStream(sessions, 't', { userId: 7, sessionId: SID }, { heartbeatInterval: 0, settleTime: 1000 }));
     ended.next({ sessionId: SID, at: new Date() });
-    await flush();
+    await jest.advanceTimersByTimeAsync(900);
+    expect(out.events.map((e) => e.type)).toEqual(['ready']);
+    await jest.advanceTimersByTimeAsync(100);
     expect(out.events.slice(1)).toEqual([{ type: 'reconnect', data: { sessionId: SID } }]);
+    expect(calls.list).toHaveLength(5);
+    expect(out.completed()).toBe(true);
+  });
+
+  it('sends session-ended as soon as a session that still looked live is gone (password change: token rotated first, sessions ended next)', async () => {
+    jest.useFakeTimers();
+    let answers = 0;
+    const { sessions, ended } = fakeSessions(async () => (++answers <= 2 ? [row(SID)] : []));
+    const out = collect(sessionEventStream(sessions, 't', { userId: 7, sessionId: SID }, { heartbeatInterval: 0, settleTime: 1000 }));
+    ended.next({ sessionId: SID, at: new Date() });
+    await jest.advanceTimersByTimeAsync(250);
+    expect(out.events.map((e) => e.type)).toEqual(['ready', 'session-ended']);
+    expect(answers).toBe(3);
     expect(out.completed()).toBe(true);
   });
 
@@ -113,5 +129,19 @@ describe('sessionEventStream', () => {
     answer([]);
     await flush();
     expect(out.events.map((e) => e.type)).toEqual(['ready']);
+  });
+
+  it('stops re-checking when the client goes away during the settle time', async () => {
+    jest.useFakeTimers();
+    const { sessions, ended, calls } = fakeSessions(async () => [row(SID)]);
+    const out = collect(sessionEventStream(sessions, 't', { userId: 7, sessionId: SID }, { heartbeatInterval: 0 }));
+    ended.next({ sessionId: SID, at: new Date() });
+    await jest.advanceTimersByTimeAsync(150);
+    out.subscription.unsubscribe();
+    const checks = calls.list.length;
+    await jest.advanceTimersByTimeAsync(5000);
+    expect(calls.list).toHaveLength(checks);
+    expect(out.events.map((e) => e.type)).toEqual(['ready']);
+    expect(jest.getTimerCount()).toBe(0);
   });
 });

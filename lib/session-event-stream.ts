@@ -28,7 +28,17 @@ export interface SessionEventStreamOptions {
   pollInterval?: number;
   /** `retry:` sent with the first event: how long an `EventSource` waits before it reconnects. Default 2 000 ms. */
   retry?: number;
+  /**
+   * When the token stops working, the session may still look live for a moment: a password
+   * change rotates the user's token first, then ends the other sessions and renews the
+   * changing one. The stream re-checks for this long (ms) and says `session-ended` as soon as
+   * the session is gone, `reconnect` if it is still there at the end. Default 1 000.
+   */
+  settleTime?: number;
 }
+
+/** Re-check offsets (ms) within the settle time. */
+const SETTLE_STEPS = [0, 0.1, 0.25, 0.5, 1];
 
 /**
  * A server-sent-events stream for a "you were signed out" notice, built on
@@ -47,7 +57,8 @@ export interface SessionEventStreamOptions {
  * - once the token stops being accepted, either `event: session-ended` with
  *   `data: {"sessionId", "at"}` when the session itself is over, or `event: reconnect` when
  *   only the token was superseded (the session was renewed after a password or email change
- *   on this device; also sent when the store cannot tell); then the stream completes.
+ *   on this device, see `settleTime`; also sent when the store cannot tell); then the stream
+ *   completes.
  *
  * A client closes its `EventSource` on `session-ended` and shows the sign-in form; on
  * `reconnect` it reopens the stream with its current credentials. Revocations made on other
@@ -72,19 +83,33 @@ export function sessionEventStream(
     const heartbeat = heartbeatInterval > 0 ? setInterval(() => subscriber.next({ comment: 'keep-alive' }), heartbeatInterval) : undefined;
     heartbeat?.unref?.();
 
-    const settle = async (ended: SessionEnded) => {
-      let live: boolean | undefined;
+    const settleTime = options.settleTime ?? 1000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const wait = (ms: number) => new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    /** Whether the session is still live: true, false, or undefined when the store cannot answer. */
+    const listed = async (): Promise<boolean | undefined> => {
       try {
-        live = (await sessions.list(session.userId)).some((s) => s.id === session.sessionId);
+        return (await sessions.list(session.userId)).some((s) => s.id === session.sessionId);
       } catch {
-        live = undefined; // the store cannot answer: let the client reconnect and be checked again
+        return undefined;
       }
-      if (subscriber.closed) return;
-      if (live === false) {
-        subscriber.next({ type: SESSION_STREAM_EVENTS.ended, data: { sessionId: session.sessionId, at: ended.at.toISOString() } });
-      } else {
-        subscriber.next({ type: SESSION_STREAM_EVENTS.reconnect, data: { sessionId: session.sessionId } });
+    };
+    const settle = async (ended: SessionEnded) => {
+      let waited = 0;
+      for (const step of SETTLE_STEPS) {
+        const due = Math.round(step * settleTime);
+        if (due > waited) await wait(due - waited);
+        waited = due;
+        if (subscriber.closed) return;
+        const live = await listed();
+        if (subscriber.closed) return;
+        if (live === false) {
+          subscriber.next({ type: SESSION_STREAM_EVENTS.ended, data: { sessionId: session.sessionId, at: ended.at.toISOString() } });
+          return subscriber.complete();
+        }
+        if (live === undefined) break; // the store cannot answer: let the client reconnect and be checked again
       }
+      subscriber.next({ type: SESSION_STREAM_EVENTS.reconnect, data: { sessionId: session.sessionId } });
       subscriber.complete();
     };
     const watching = sessions.watch(accessToken, options.pollInterval !== undefined ? { pollInterval: options.pollInterval } : {}).subscribe({
@@ -94,6 +119,7 @@ export function sessionEventStream(
 
     return () => {
       if (heartbeat) clearInterval(heartbeat);
+      if (timer) clearTimeout(timer);
       watching.unsubscribe();
     };
   });
