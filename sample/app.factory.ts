@@ -4,6 +4,8 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module.js';
 import { jsonBodyParser } from './common/json-body.middleware.js';
 import type { SampleConfig } from './config.js';
+import { csrfProtection, refreshTokenFromCookie } from './web/csrf.middleware.js';
+import { securityHeaders } from './web/security-headers.middleware.js';
 
 export interface CreateSampleAppOptions {
   /** Nest logger: `false` to silence (tests), log levels, or a LoggerService. */
@@ -22,7 +24,11 @@ export async function createSampleApp(config: SampleConfig, options: CreateSampl
     ...(options.logger !== undefined ? { logger: options.logger } : {}),
   });
   app.disable('x-powered-by');
+  app.use(securityHeaders());
   app.use(jsonBodyParser());
+  // The account page authenticates by cookie: its unsafe requests must prove their origin.
+  app.use(csrfProtection());
+  app.use(refreshTokenFromCookie());
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.enableShutdownHooks();
   await app.init();

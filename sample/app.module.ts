@@ -10,6 +10,7 @@ import { HealthModule } from './health/health.module.js';
 import { MeModule } from './me/me.module.js';
 import { SessionRevocation } from './session-revocation.js';
 import { SessionsModule } from './sessions/sessions.module.js';
+import { WebModule } from './web/web.module.js';
 
 @Module({})
 export class AppModule {
@@ -26,6 +27,7 @@ export class AppModule {
         SessionsModule,
         AdminModule,
         HealthModule,
+        WebModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: DatabaseUnavailableFilter }],
     };

@@ -1,4 +1,5 @@
 import { SessionRevocationModule } from '../lib/index.js';
+import { sampleTokenExtractor } from './auth/auth-cookies.js';
 import { SAMPLE_CONFIG, type SampleConfig } from './config.js';
 import { User } from './users/user.entity.js';
 
@@ -23,6 +24,9 @@ export const SessionRevocation = SessionRevocationModule.forRootAsync({
       issuer: 'nestjs-session-revocation-sample',
       audience: 'nestjs-session-revocation-sample',
     },
+    // Bearer header for API clients; the HttpOnly access-token cookie for the account page
+    // (its unsafe requests must pass the CSRF check in web/csrf.middleware.ts).
+    tokenExtractor: sampleTokenExtractor,
     // Several instances: revocations reach every instance at once over Redis, or over
     // PostgreSQL LISTEN/NOTIFY (the session-token trigger notifies too). The embedded SQLite
     // file is single-process: the default cache TTL (5 s) bounds what writes from outside

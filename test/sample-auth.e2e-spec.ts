@@ -245,6 +245,7 @@ describe.each(testDatabases())('sample app: accounts, tokens and logout (%s)', (
     const COOKIES = [
       'access_token=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure; HttpOnly; SameSite=Strict',
       'refresh_token=; Path=/auth; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure; HttpOnly; SameSite=Strict',
+      'csrf_token=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure; SameSite=Strict',
     ];
     const expectLogoutHeaders = (res: request.Response) => {
       expect(res.headers['clear-site-data']).toBe('"cache", "cookies", "storage"');

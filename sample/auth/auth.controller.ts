@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import {
   CurrentSession,
   extractBearerToken,
+  readCookie,
   secureLogoutHeaders,
   SkipSessionCheck,
   type IssuedTokens,
@@ -11,7 +12,8 @@ import {
 } from '../../lib/index.js';
 import { ClientInfo } from '../common/client-info.decorator.js';
 import type { PublicUser } from '../users/users.service.js';
-import { AUTH_COOKIES } from './auth-cookies.js';
+import { isCsrfVerified } from '../web/csrf.middleware.js';
+import { ACCESS_COOKIE, AUTH_COOKIES, REFRESH_COOKIE } from './auth-cookies.js';
 import { AuthService } from './auth.service.js';
 import { ChangePasswordDto } from './dto/change-password.dto.js';
 import { LoginDto, RegisterDto } from './dto/credentials.dto.js';
@@ -49,6 +51,8 @@ export class AuthController {
    * valid token: the refresh token in the body or the access token in `Authorization`
    * (expired ones too) names the session to end. The body is read leniently on purpose: a
    * client logging out must never be refused, so there is no DTO here to reject it.
+   * The browser flow's cookies name the session only when the request passed the CSRF check
+   * (a cross-site page cannot sign anyone out); they are cleared either way.
    */
   @SkipSessionCheck()
   @Post('logout')
@@ -61,10 +65,11 @@ export class AuthController {
   ): Promise<void> {
     response.set(secureLogoutHeaders(AUTH_COOKIES));
     const refreshToken = body && typeof body === 'object' ? (body as { refreshToken?: unknown }).refreshToken : undefined;
+    const cookies = isCsrfVerified(request);
     await this.auth.logout(
       {
-        refreshToken: typeof refreshToken === 'string' ? refreshToken : undefined,
-        accessToken: extractBearerToken(request) ?? undefined,
+        refreshToken: typeof refreshToken === 'string' ? refreshToken : cookies ? readCookie(request, REFRESH_COOKIE) : undefined,
+        accessToken: extractBearerToken(request) ?? (cookies ? readCookie(request, ACCESS_COOKIE) : undefined),
       },
       client,
     );
