@@ -67,6 +67,10 @@ const SETTLE_STEPS = [0, 0.1, 0.25, 0.5, 1];
  * refreshes. Unsubscribing (the client disconnected) stops the watch and the heartbeat.
  * Nothing secret is written: no token, only the session id.
  *
+ * The stream lasts as long as the session: end it when the app shuts down (e.g.
+ * `.pipe(takeUntil(shutdown$))` completed in `beforeApplicationShutdown`), or the HTTP
+ * server waits for the clients to leave.
+ *
  * @param sessions the app's {@link SessionService}
  * @param accessToken the access token the request was authenticated with
  * @param session the request's session (from `@CurrentSession()`)

@@ -368,6 +368,33 @@ describe.each(testDatabases())('sample app, browser side (%s)', (_name, database
   });
 });
 
+describe('GET /events and shutdown', () => {
+  it('app.close() ends the open streams instead of waiting for the clients to leave', async () => {
+    const s = await startSample(testDatabases()[0][1]());
+    const base = await listen(s.app);
+    const { tokens } = await sampleClient(s.server).newUser();
+    const stream = await openSse(`${base}/events`, { Authorization: `Bearer ${tokens.accessToken}` });
+    try {
+      await stream.next('ready');
+      const t0 = Date.now();
+      let timer: NodeJS.Timeout | undefined;
+      const closed = await Promise.race([
+        s.close().then(() => 'closed'),
+        new Promise((resolve) => (timer = setTimeout(resolve, 10_000, 'still waiting'))),
+      ]);
+      clearTimeout(timer);
+      expect(closed).toBe('closed');
+      // Not even the keep-alive timeout (5 s) of the stream's connection is waited for.
+      expect(Date.now() - t0).toBeLessThan(2000);
+      await stream.ended;
+      // Ended without a session-ended event: an EventSource simply reconnects later.
+      expect(stream.events.map((e) => e.type)).toEqual(['ready']);
+    } finally {
+      stream.close();
+    }
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // Two instances of the sample on one PostgreSQL database with the Redis bus: a device signed
 // out through instance 2 learns it at once on a stream served by instance 1.

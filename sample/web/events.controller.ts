@@ -1,6 +1,6 @@
-import { Controller, Req, Sse, type MessageEvent } from '@nestjs/common';
+import { Controller, Req, Sse, type BeforeApplicationShutdown, type MessageEvent } from '@nestjs/common';
 import type { Request } from 'express';
-import type { Observable } from 'rxjs';
+import { Observable, Subject, takeUntil } from 'rxjs';
 import { CurrentSession, SessionService, sessionEventStream, type SessionContext } from '../../lib/index.js';
 import { sampleTokenExtractor } from '../auth/auth-cookies.js';
 
@@ -19,13 +19,40 @@ import { sampleTokenExtractor } from '../auth/auth-cookies.js';
  * a revocation made on any instance reaches the stream at once.
  */
 @Controller('events')
-export class EventsController {
+export class EventsController implements BeforeApplicationShutdown {
+  private readonly shuttingDown = new Subject<void>();
+  private readonly open = new Set<Request>();
+
   constructor(private readonly sessions: SessionService) {}
 
   @Sse()
   events(@CurrentSession() session: SessionContext, @Req() request: Request): Observable<MessageEvent> {
     // The guard authenticated this very token, so it is there.
     const accessToken = sampleTokenExtractor(request)!;
-    return sessionEventStream(this.sessions, accessToken, session);
+    const stream = sessionEventStream(this.sessions, accessToken, session).pipe(takeUntil(this.shuttingDown));
+    return new Observable<MessageEvent>((subscriber) => {
+      this.open.add(request);
+      const subscription = stream.subscribe(subscriber);
+      return () => {
+        subscription.unsubscribe();
+        this.open.delete(request);
+      };
+    });
+  }
+
+  /**
+   * Ends the open streams when the app stops (SIGTERM, Ctrl+C with the page open): the HTTP
+   * server would otherwise wait for them, and then for their keep-alive connections. Browsers
+   * reconnect on their own (`retry`).
+   */
+  beforeApplicationShutdown(): void {
+    const open = [...this.open];
+    this.shuttingDown.next();
+    this.shuttingDown.complete();
+    for (const request of open) {
+      const close = () => request.socket.destroy();
+      if (!request.res || request.res.writableFinished) close();
+      else request.res.once('finish', close).once('close', close);
+    }
   }
 }
