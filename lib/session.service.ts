@@ -83,14 +83,19 @@ export class SessionService {
    * Starts a session at login: creates the server-side record and returns an access token
    * carrying the user's current session-token fingerprint, plus a refresh token.
    * Refused with 401 when the user is blocked or does not exist.
+   *
+   * Pass the user entity your password check loaded (not just its id): the login is then also
+   * refused when a `@RevokesSessions()` column (the password) changed while it ran, so a login
+   * with an old password racing a password change cannot survive the change.
    */
   @FailClosed()
   async issue(user: object | UserId, client: SessionClientInfo = {}): Promise<IssuedTokens> {
     const userId = this.store.userIdOf(user);
-    // An invalidateSessions() or blockUser() running meanwhile may end the brand-new session
-    // right after its insert: the login then starts over once, after that call is done.
+    const checked = this.store.revokingValuesOf(user);
+    // An invalidateSessions() running meanwhile may end the brand-new session right after its
+    // insert: the login then starts over once, after that call is done.
     for (let attempt = 0; attempt < 2; attempt++) {
-      const tokens = await this.startSession(userId, client);
+      const tokens = await this.startSession(userId, checked, client);
       const row = await this.store.findSession(tokens.sessionId);
       if (row && !row.revokedAt) {
         this.events.emit({ type: 'login', userId, sessionId: tokens.sessionId, ip: client.ip, userAgent: client.userAgent });
@@ -100,7 +105,7 @@ export class SessionService {
     throw refused();
   }
 
-  private async startSession(userId: UserId, client: SessionClientInfo): Promise<IssuedTokens> {
+  private async startSession(userId: UserId, checked: Record<string, unknown>, client: SessionClientInfo): Promise<IssuedTokens> {
     if (await this.store.isBlocked(userId)) {
       this.logger.warn(`login refused for blocked user=${userId}`);
       throw refused();
@@ -122,13 +127,18 @@ export class SessionService {
       revokedReason: null,
     };
     await this.store.createSession(session);
-    // A rotation between our read and the insert would leave the new session on the old token:
-    // read again now that the session exists, so a concurrent invalidation either ends it or
-    // is already reflected in its fingerprint.
-    const current = await this.store.getUserToken(userId);
-    if (current === null) throw refused();
-    if (current !== userToken) {
-      session.userTokenFingerprint = this.fingerprint(userId, current);
+    // Read again now that the session exists: a block or a credential change that raced this
+    // login ends it; a plain rotation (log out everywhere) is adopted into its fingerprint, and
+    // an invalidation that ended it is seen by issue().
+    const state = await this.store.getUserState(userId, Object.keys(checked));
+    const changed = !state || state.token === null || Object.entries(checked).some(([key, value]) => !sameValue(value, state.values[key]));
+    if (changed || (await this.store.isBlocked(userId))) {
+      await this.store.revokeSession(session.id, undefined, 'login-race', now);
+      this.logger.warn(`login refused for user=${userId}: the account was blocked or its credentials changed during the login`);
+      throw refused();
+    }
+    if (state.token !== userToken) {
+      session.userTokenFingerprint = this.fingerprint(userId, state.token!);
       await this.store.updateSession(session.id, { userTokenFingerprint: session.userTokenFingerprint });
     }
     return this.mint(userId, session, now);
@@ -343,7 +353,10 @@ export class SessionService {
   async list(userId: UserId, currentSessionId?: string): Promise<SessionInfo[]> {
     const now = Date.now();
     const rows = await this.store.listLiveSessions(userId, now, await this.getRevokedBefore(now));
-    return rows.map((s) => ({
+    // Sessions issued under an older session token ended with the rotation (password changed by any path).
+    const userToken = await this.store.getUserToken(userId);
+    const fingerprint = userToken === null ? null : this.fingerprint(userId, userToken);
+    return rows.filter((s) => fingerprint !== null && safeEqual(s.userTokenFingerprint, fingerprint)).map((s) => ({
       id: s.id,
       current: s.id === currentSessionId,
       userAgent: s.userAgent,
@@ -502,6 +515,15 @@ export class SessionService {
     }
     return this.revokedBefore.value;
   }
+}
+
+/** Whether a column value read back equals the one a login was checked against. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || a === undefined || b === undefined) return false;
+  if (a instanceof Date || b instanceof Date) return new Date(a as Date).getTime() === new Date(b as Date).getTime();
+  if (typeof a === 'object' || typeof b === 'object') return JSON.stringify(a) === JSON.stringify(b);
+  return String(a) === String(b);
 }
 
 function isDataException(error: unknown): boolean {

@@ -1,7 +1,7 @@
 import { IsNull, Not, type DataSource, type EntityMetadata, type FindOptionsWhere, type Repository } from 'typeorm';
 import { AuthRefreshToken, AuthRevocationEpoch, AuthSession, AuthUserState } from './entities/index.js';
 import type { UserId } from './interfaces/session-context.interface.js';
-import { getSessionTokenProperty } from './typeorm/entity-metadata.js';
+import { getRevokingProperties, getSessionTokenProperty } from './typeorm/entity-metadata.js';
 import { randomTokenSql, sqlDialect } from './typeorm/session-token-sql.js';
 import { newSessionToken } from './utils/crypto.js';
 import { SESSION_ID_PATTERN } from './session-revocation.constants.js';
@@ -82,6 +82,33 @@ export class SessionStore {
       .where(`${alias}.${this.users.primaryColumns[0].propertyName} = :id`, { id: userId })
       .getRawOne<{ token: string | null }>();
     return row ? row.token : null;
+  }
+
+  /**
+   * The user's session token and the given columns, read in one statement (entity values,
+   * transformers applied); null when the user does not exist.
+   */
+  async getUserState(userId: UserId, properties: string[]): Promise<{ token: string | null; values: Record<string, unknown> } | null> {
+    const pk = this.users.primaryColumns[0].propertyName;
+    const row = await this.dataSource
+      .createQueryBuilder(this.users.target, 'u')
+      .select([...new Set([pk, this.tokenColumn, ...properties])].map((p) => `u.${p}`))
+      .where(`u.${pk} = :id`, { id: userId })
+      .getOne();
+    if (!row) return null;
+    const values = row as Record<string, unknown>;
+    return { token: (values[this.tokenColumn] as string | null | undefined) ?? null, values };
+  }
+
+  /** The `@RevokesSessions()` values an entity object carries (what its credentials were checked against). */
+  revokingValuesOf(user: unknown): Record<string, unknown> {
+    if (!user || typeof user !== 'object') return {};
+    const values: Record<string, unknown> = {};
+    for (const property of getRevokingProperties(this.users.target as Function)) {
+      const value = (user as Record<string, unknown>)[property];
+      if (value !== undefined) values[property] = value;
+    }
+    return values;
   }
 
   /**

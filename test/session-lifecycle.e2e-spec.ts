@@ -1,6 +1,7 @@
 import { firstValueFrom, timeout } from 'rxjs';
 import request from 'supertest';
 import type { SessionEvent } from '../lib/index.js';
+import { SessionStore } from '../lib/session.store.js';
 import { testDatabases } from './support/databases.js';
 import { hmacJwt } from './support/security.js';
 import { createTestApp, TestUser, type TestApp } from './support/test-app.js';
@@ -56,12 +57,21 @@ describe.each(testDatabases())('session lifecycle (%s)', (_name, database) => {
     await expect(t.sessions.refresh(second.refreshToken)).rejects.toMatchObject({ status: 401 });
   });
 
-  it('lets exactly one of 20 parallel refreshes of one token win, and leaves at most one live successor', async () => {
+  it('lets exactly one of 20 parallel refreshes of one token consume it, and leaves at most one live successor', async () => {
     const user = await newUser();
     const { refreshToken } = await t.sessions.issue(user.id);
-    const results = await Promise.allSettled(Array.from({ length: 20 }, () => t.sessions.refresh(refreshToken)));
+    const store = t.app.get(SessionStore, { strict: false });
+    const consume = store.consumeRefreshToken.bind(store);
+    let wins = 0;
+    store.consumeRefreshToken = async (...args) => ((await consume(...args)) ? (wins++, true) : false);
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => t.sessions.refresh(refreshToken))).finally(
+      () => (store.consumeRefreshToken = consume),
+    );
+    expect(wins).toBe(1); // the atomic compare-and-set
+    // The winner returns tokens unless a loser's reuse detection ended the family first.
     const won = results.filter((r): r is PromiseFulfilledResult<any> => r.status === 'fulfilled');
-    expect(won).toHaveLength(1);
+    expect(won.length).toBeLessThanOrEqual(1);
+    expect(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason?.status === 401)).toBe(true);
     const live = [];
     for (const w of won) {
       try {
