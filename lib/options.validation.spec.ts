@@ -57,9 +57,9 @@ describe('resolveOptions', () => {
 });
 
 describe('resolveOptions: JWT keys are parsed once, at startup', () => {
-  const pem = (type: 'rsa' | 'ec', namedCurve?: string) =>
+  const pem = (type: 'rsa' | 'ec', namedCurve?: string, modulusLength = 2048) =>
     generateKeyPairSync(type as any, {
-      ...(type === 'rsa' ? { modulusLength: 2048 } : { namedCurve }),
+      ...(type === 'rsa' ? { modulusLength } : { namedCurve }),
       publicKeyEncoding: { type: 'spki', format: 'pem' },
       privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
     } as any) as unknown as { publicKey: string; privateKey: string };
@@ -67,6 +67,7 @@ describe('resolveOptions: JWT keys are parsed once, at startup', () => {
   const rsaOther = pem('rsa');
   const p256 = pem('ec', 'prime256v1');
   const p384 = pem('ec', 'secp384r1');
+  const rsa1024 = pem('rsa', undefined, 1024);
 
   it('HS*: one secret KeyObject holding the secret bytes, for signing and verifying', () => {
     const r = resolveOptions({ userEntity: User, jwt: { secret } });
@@ -101,6 +102,7 @@ describe('resolveOptions: JWT keys are parsed once, at startup', () => {
     ['an EC key for RS256', { algorithm: 'RS256', ...p256 }, /'jwt.privateKey' has key type ec; RS256 needs rsa/],
     ['an RSA key for ES256', { algorithm: 'ES256', ...rsa }, /'jwt.privateKey' has key type rsa; ES256 needs ec/],
     ['a P-384 key for ES256', { algorithm: 'ES256', ...p384 }, /'jwt.privateKey' is on curve secp384r1; ES256 needs prime256v1/],
+    ['a 1024-bit RSA key', { algorithm: 'RS256', ...rsa1024 }, /'jwt.privateKey' is a 1024-bit RSA key; RS256 needs at least 2048 bits/],
   ])('refuses %s, naming the option and not the key', (_case, jwt, message) => {
     let error: unknown;
     try {

@@ -159,6 +159,11 @@ function parseKey(option: string, parse: () => KeyObject, algorithm: string): Ke
   if (!expected.types.includes(type)) {
     throw new SessionRevocationConfigError(option, `has key type ${type}; ${algorithm} needs ${expected.types.join(' or ')}`);
   }
+  const modulusLength = key.asymmetricKeyDetails?.modulusLength;
+  if (type.startsWith('rsa') && (modulusLength === undefined || modulusLength < 2048)) {
+    // jsonwebtoken refuses to sign with smaller RSA keys: fail at startup, not on every login.
+    throw new SessionRevocationConfigError(option, `is a ${modulusLength ?? 'unknown'}-bit RSA key; ${algorithm} needs at least 2048 bits`);
+  }
   if (expected.curve && key.asymmetricKeyDetails?.namedCurve !== expected.curve) {
     throw new SessionRevocationConfigError(option, `is on curve ${key.asymmetricKeyDetails?.namedCurve ?? 'unknown'}; ${algorithm} needs ${expected.curve}`);
   }
