@@ -144,4 +144,79 @@ describe('sessionEventStream', () => {
     expect(out.events.map((e) => e.type)).toEqual(['ready']);
     expect(jest.getTimerCount()).toBe(0);
   });
+
+  describe('end at the access token expiry', () => {
+    it("ends with reconnect at the session's expiresAt (the token's exp), even though the session is live", async () => {
+      jest.useFakeTimers({ now: new Date('2030-01-01T00:00:00.000Z') });
+      const { sessions, calls } = fakeSessions(async () => [row(SID)]);
+      const expiresAt = Date.parse('2030-01-01T00:15:00.000Z') / 1000;
+      const out = collect(sessionEventStream(sessions, 't', { userId: 7, sessionId: SID, expiresAt }, { heartbeatInterval: 0 }));
+      await jest.advanceTimersByTimeAsync(900_000 - 1);
+      expect(out.events.map((e) => e.type)).toEqual(['ready']);
+      expect(calls.watchers).toBe(1);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(out.events.slice(1)).toEqual([{ type: SESSION_STREAM_EVENTS.reconnect, data: { sessionId: SID } }]);
+      expect(out.completed()).toBe(true);
+      expect(calls.watchers).toBe(0);
+      expect(calls.list).toEqual([]); // no settle check: the token expired, nothing ended
+      expect(jest.getTimerCount()).toBe(0);
+    });
+
+    it('endAt overrides expiresAt; null keeps the stream open for as long as the session lives', async () => {
+      jest.useFakeTimers({ now: 0 });
+      const { sessions } = fakeSessions(async () => [row(SID)]);
+      const session = { userId: 7, sessionId: SID, expiresAt: 900 };
+      const early = collect(sessionEventStream(sessions, 't', session, { heartbeatInterval: 0, endAt: new Date(60_000) }));
+      const never = collect(sessionEventStream(sessions, 't', session, { heartbeatInterval: 0, endAt: null }));
+      await jest.advanceTimersByTimeAsync(60_000);
+      expect(early.events.map((e) => e.type)).toEqual(['ready', 'reconnect']);
+      await jest.advanceTimersByTimeAsync(90 * 24 * 3600 * 1000);
+      expect(never.events.map((e) => e.type)).toEqual(['ready']);
+      expect(never.completed()).toBe(false);
+      never.subscription.unsubscribe();
+    });
+
+    it('waits past the longest setTimeout delay without firing early (re-armed)', async () => {
+      jest.useFakeTimers({ now: 0 });
+      const { sessions } = fakeSessions(async () => [row(SID)]);
+      const days = (n: number) => n * 24 * 3600 * 1000;
+      const out = collect(sessionEventStream(sessions, 't', { userId: 7, sessionId: SID }, { heartbeatInterval: 0, endAt: new Date(days(40)) }));
+      await jest.advanceTimersByTimeAsync(days(40) - 1);
+      expect(out.events.map((e) => e.type)).toEqual(['ready']);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(out.events.map((e) => e.type)).toEqual(['ready', 'reconnect']);
+    });
+
+    it('a token already expired when the stream opens: ready, then reconnect at once, and nothing left running', () => {
+      jest.useFakeTimers({ now: 1_000_000 });
+      const { sessions, calls } = fakeSessions(async () => [row(SID)]);
+      const out = collect(sessionEventStream(sessions, 't', { userId: 7, sessionId: SID, expiresAt: 999 }, { heartbeatInterval: 1000 }));
+      expect(out.events.map((e) => e.type)).toEqual(['ready', 'reconnect']);
+      expect(out.completed()).toBe(true);
+      expect(calls.watchers).toBe(0);
+      expect(jest.getTimerCount()).toBe(0);
+    });
+
+    it('a session that ends first says session-ended, and the expiry does not cut the settle check short', async () => {
+      jest.useFakeTimers({ now: 0 });
+      let answers = 0;
+      const { sessions, ended } = fakeSessions(async () => (++answers <= 2 ? [row(SID)] : []));
+      const out = collect(sessionEventStream(sessions, 't', { userId: 7, sessionId: SID, expiresAt: 1 }, { heartbeatInterval: 0, settleTime: 1000 }));
+      await jest.advanceTimersByTimeAsync(900);
+      ended.next({ sessionId: SID, at: new Date() });
+      await jest.advanceTimersByTimeAsync(400); // the expiry (at 1 000 ms) falls inside the settle time
+      expect(out.events.map((e) => e.type)).toEqual(['ready', 'session-ended']);
+      expect(out.completed()).toBe(true);
+      expect(jest.getTimerCount()).toBe(0);
+    });
+
+    it('the client going away clears the expiry timer', () => {
+      jest.useFakeTimers({ now: 0 });
+      const { sessions } = fakeSessions(async () => [row(SID)]);
+      const out = collect(sessionEventStream(sessions, 't', { userId: 7, sessionId: SID, expiresAt: 900 }, { heartbeatInterval: 0 }));
+      expect(jest.getTimerCount()).toBe(1);
+      out.subscription.unsubscribe();
+      expect(jest.getTimerCount()).toBe(0);
+    });
+  });
 });

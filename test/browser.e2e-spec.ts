@@ -131,6 +131,13 @@ const userAgent = (device: string) => `Mozilla/5.0 (X11; Linux x86_64) AppleWebK
     await signUp(a, email);
     const b = await device('DeviceB');
     await signIn(b, email);
+    // Chromium keeps the prefixed cookies on http://localhost (a secure context): host-only, Secure.
+    const kept = (await b.context().cookies()).map((c) => `${c.name} ${c.domain} ${c.path} secure=${c.secure} httpOnly=${c.httpOnly}`).sort();
+    expect(kept).toEqual([
+      '__Host-access_token localhost / secure=true httpOnly=true',
+      '__Host-csrf_token localhost / secure=true httpOnly=false',
+      '__Secure-refresh_token localhost /auth secure=true httpOnly=true',
+    ]);
 
     // The devices page of A: both devices, A marked as this device, with last seen.
     await expectDevices(a, 2);
@@ -157,7 +164,7 @@ const userAgent = (device: string) => `Mozilla/5.0 (X11; Linux x86_64) AppleWebK
     // A: still signed in, one device left; B's cookies are gone.
     await a.locator('#status').filter({ hasText: 'That device was signed out.' }).waitFor();
     expect(await deviceRows(a).count()).toBe(1);
-    await b.waitForFunction(() => !document.cookie.includes('csrf_token='));
+    await b.waitForFunction(() => !document.cookie.includes('__Host-csrf_token='));
     expect((await b.context().cookies()).map((c) => c.name)).toEqual([]);
     // B can sign in again.
     await signIn(b, email);
@@ -260,7 +267,7 @@ const userAgent = (device: string) => `Mozilla/5.0 (X11; Linux x86_64) AppleWebK
     const other = await device('Phone');
     await signIn(other, email);
     await other.evaluate(async () => {
-      const csrf = document.cookie.split('; ').find((c: string) => c.startsWith('csrf_token='))!.slice('csrf_token='.length);
+      const csrf = document.cookie.split('; ').find((c: string) => c.startsWith('__Host-csrf_token='))!.slice('__Host-csrf_token='.length);
       const res = await fetch('/auth/logout-all', {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf, 'X-Auth-Mode': 'cookie' },

@@ -1,7 +1,9 @@
+import { JwtService } from '@nestjs/jwt';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { RevocationNotifier } from '../lib/revocation-notifier.js';
 import { createSampleApp } from '../sample/app.factory.js';
+import { EventsController } from '../sample/web/events.controller.js';
 import type { SampleConfig, SampleDatabaseOptions } from '../sample/config.js';
 import { browserRequest, CookieJar, setCookies } from './support/browser-flow.js';
 import { testDatabases } from './support/databases.js';
@@ -17,7 +19,7 @@ import { openSse, type SseStream } from './support/sse.js';
 
 const CSRF_REFUSAL = {
   statusCode: 403,
-  message: 'CSRF check failed: a request authenticated by cookie must send the X-CSRF-Token header with the value of the csrf_token cookie',
+  message: 'CSRF check failed: a request authenticated by cookie must send the X-CSRF-Token header with the value of the __Host-csrf_token cookie',
   error: 'Forbidden',
 };
 const PASSWORD = 'correct-horse-1';
@@ -103,20 +105,22 @@ describe.each(testDatabases())('sample app, browser side (%s)', (_name, database
   });
 
   describe('cookie flow (X-Auth-Mode: cookie)', () => {
-    it('login sets HttpOnly, Secure, SameSite=Strict token cookies and a readable CSRF cookie; the body carries no token', async () => {
+    it('login sets __Host-/__Secure- prefixed HttpOnly, Secure, SameSite=Strict token cookies and a readable CSRF cookie; the body carries no token', async () => {
       const email = uniqueEmail('web');
       await api.register(email, PASSWORD).expect(201);
       const res = await request(s.server).post('/auth/login').set('X-Auth-Mode', 'cookie').send({ email, password: PASSWORD }).expect(200);
       expect(res.body).toEqual({ sessionId: expect.stringMatching(/^[0-9a-f-]{36}$/), expiresIn: 900 });
       expect(res.headers['cache-control']).toBe('no-store');
       const cookies = Object.fromEntries(setCookies(res).map((c) => [c.name, c]));
-      expect(Object.keys(cookies).sort()).toEqual(['access_token', 'csrf_token', 'refresh_token']);
-      expect(cookies.access_token.attributes).toEqual({ path: '/', 'max-age': '900', secure: true, httponly: true, samesite: 'Strict' });
-      expect(cookies.refresh_token.attributes).toEqual({ path: '/auth', 'max-age': String(30 * 24 * 3600), secure: true, httponly: true, samesite: 'Strict' });
-      expect(cookies.csrf_token.attributes).toEqual({ path: '/', 'max-age': String(30 * 24 * 3600), secure: true, samesite: 'Strict' });
-      expect(cookies.csrf_token.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(Object.keys(cookies).sort()).toEqual(['__Host-access_token', '__Host-csrf_token', '__Secure-refresh_token']);
+      // __Host-: Secure, Path=/ and no Domain (the browser refuses it otherwise, and a sibling
+      // subdomain cannot set one); the exact attribute lists below leave no room for a Domain.
+      expect(cookies['__Host-access_token'].attributes).toEqual({ path: '/', 'max-age': '900', secure: true, httponly: true, samesite: 'Strict' });
+      expect(cookies['__Secure-refresh_token'].attributes).toEqual({ path: '/auth', 'max-age': String(30 * 24 * 3600), secure: true, httponly: true, samesite: 'Strict' });
+      expect(cookies['__Host-csrf_token'].attributes).toEqual({ path: '/', 'max-age': String(30 * 24 * 3600), secure: true, samesite: 'Strict' });
+      expect(cookies['__Host-csrf_token'].value).toMatch(/^[A-Za-z0-9_-]{43}$/);
       // The access cookie is an ordinary access token of that session.
-      const me = await api.me(cookies.access_token.value).expect(200);
+      const me = await api.me(cookies['__Host-access_token'].value).expect(200);
       expect(me.body.email).toBe(email);
     });
 
@@ -176,15 +180,20 @@ describe.each(testDatabases())('sample app, browser side (%s)', (_name, database
       expect((await meWith(jar).expect(200)).body.email).toBe(email);
     });
 
-    it('logout with the CSRF token ends the session named by the cookies and clears all three', async () => {
+    it('logout with the CSRF token ends the session named by the cookies and clears all three, and the unprefixed names of earlier versions', async () => {
       const { jar } = await browserUser();
       const old = jar.copy();
       const res = await browserRequest(s.server, jar, 'post', '/auth/logout').expect(204);
       expect(setCookies(res).map((c) => [c.name, c.attributes['max-age']])).toEqual([
+        ['__Host-access_token', '0'],
+        ['__Secure-refresh_token', '0'],
+        ['__Host-csrf_token', '0'],
         ['access_token', '0'],
         ['refresh_token', '0'],
         ['csrf_token', '0'],
       ]);
+      // Cleared with the attributes they were set with, or the browser keeps them.
+      expect(setCookies(res).find((c) => c.name === 'refresh_token')!.attributes).toMatchObject({ path: '/auth', secure: true, httponly: true });
       expect(res.headers['clear-site-data']).toBe('"cache", "cookies", "storage"');
       jar.take(res);
       expect([jar.access, jar.refresh, jar.csrf]).toEqual([undefined, undefined, undefined]);
@@ -195,8 +204,34 @@ describe.each(testDatabases())('sample app, browser side (%s)', (_name, database
     it('logout without the CSRF token still answers 204 and clears the cookies, but cannot end the session (no forced sign-out)', async () => {
       const { jar } = await browserUser();
       const res = await browserRequest(s.server, jar, 'post', '/auth/logout', { csrf: false }).expect(204);
-      expect(setCookies(res).map((c) => c.name)).toEqual(['access_token', 'refresh_token', 'csrf_token']);
+      expect(setCookies(res).map((c) => c.name).slice(0, 3)).toEqual(['__Host-access_token', '__Secure-refresh_token', '__Host-csrf_token']);
       await meWith(jar).expect(200);
+    });
+
+    it('the unprefixed cookie names of earlier versions authenticate nothing', async () => {
+      const { jar } = await browserUser();
+      await request(s.server).get('/me').set('Cookie', `access_token=${jar.access}`).expect(401);
+      await meWith(jar).expect(200);
+    });
+
+    it('a second refresh cookie (planted by a sibling subdomain) is trusted neither by refresh nor by logout', async () => {
+      const { email, jar } = await browserUser();
+      const planted = await browserLogin(email, PASSWORD); // stands in for the attacker's session
+      const twice = (first: string, second: string) =>
+        `__Host-access_token=${jar.access}; __Secure-refresh_token=${first}; __Secure-refresh_token=${second}; __Host-csrf_token=${jar.csrf}`;
+      // Refresh: neither cookie is used (no refresh token at all: 400), neither session rotates.
+      const refresh = await browserRequest(s.server, new CookieJar(), 'post', '/auth/refresh', { csrf: jar.csrf })
+        .set('Cookie', twice(planted.refresh!, jar.refresh!))
+        .send({})
+        .expect(400);
+      expect(setCookies(refresh)).toEqual([]);
+      await browserRequest(s.server, planted, 'post', '/auth/refresh').send({}).expect(200);
+      // Logout: the access cookie names this session, the planted refresh token is ignored.
+      await browserRequest(s.server, new CookieJar(), 'post', '/auth/logout', { csrf: jar.csrf })
+        .set('Cookie', twice(jar.refresh!, planted.refresh!))
+        .expect(204);
+      await meWith(jar).expect(401);
+      await meWith(planted).expect(200);
     });
   });
 
@@ -265,9 +300,68 @@ describe.each(testDatabases())('sample app, browser side (%s)', (_name, database
       await request(s.server)
         .post('/auth/logout-all')
         .set(api.bearer(tokens.accessToken))
-        .set('Cookie', 'access_token=stale; csrf_token=x')
+        .set('Cookie', '__Host-access_token=stale; __Host-csrf_token=x')
         .send({ keepCurrent: true })
         .expect(204);
+    });
+
+    /** State the unsafe routes could change: this user's sessions and email (the password is checked last, by signing in). */
+    const snapshot = async (jar: CookieJar) => ({
+      me: (await meWith(jar).expect(200)).body,
+      devices: (await browserRequest(s.server, jar, 'get', '/sessions').expect(200)).body.map((d: { id: string }) => d.id).sort(),
+    });
+
+    const garbageAuthorization: Array<[string, string]> = [
+      ['empty', ''],
+      ['garbage', 'garbage'],
+      ['Bearer without a token', 'Bearer'],
+      ['Basic credentials', 'Basic dXNlcjpwYXNz'],
+      ['a bearer token that is not a JWT', 'Bearer not-a-token'],
+    ];
+    it.each(garbageAuthorization)(
+      'an %s Authorization header does not stand in for the CSRF token: cookie-authenticated unsafe requests are refused and change nothing',
+      async (_name, authorization) => {
+        const { email, jar } = await browserUser();
+        const other = await browserLogin(email, PASSWORD);
+        const otherId = (await browserRequest(s.server, other, 'get', '/sessions').expect(200)).body.find((d: { current: boolean }) => d.current).id;
+        const before = await snapshot(jar);
+        const attempts: Array<['post' | 'patch' | 'delete', string, object]> = [
+          ['post', '/auth/logout-all', { keepCurrent: false }],
+          ['post', '/auth/password', { currentPassword: PASSWORD, newPassword: 'new-password-22' }],
+          ['patch', '/me', { email: uniqueEmail('moved'), currentPassword: PASSWORD }],
+          ['delete', `/sessions/${otherId}`, {}],
+          ['post', '/auth/refresh', {}],
+        ];
+        for (const [method, path, body] of attempts) {
+          const res = await browserRequest(s.server, jar, method, path, { csrf: false, headers: { Authorization: authorization } }).send(body);
+          expect(res.headers['set-cookie']).toBeUndefined();
+          expect([400, 401, 403]).toContain(res.status);
+        }
+        // Logout never refuses, but these cookies must not name the session to end.
+        await browserRequest(s.server, jar, 'post', '/auth/logout', { csrf: false, headers: { Authorization: authorization } }).expect(204);
+        expect(await snapshot(jar)).toEqual(before);
+        await meWith(other).expect(200);
+        await api.login(email, PASSWORD).expect(200);
+      },
+    );
+
+    it.each([
+      ['POST /auth/logout-all', '/auth/logout-all', { keepCurrent: false }],
+      ['POST /auth/password', '/auth/password', { currentPassword: PASSWORD, newPassword: 'new-password-22' }],
+    ])('a cross-origin cookie request to %s (Origin: https://evil.example, Sec-Fetch-Site: cross-site) is refused 403 and changes nothing', async (_name, path, body) => {
+      const { email, jar } = await browserUser();
+      const other = await browserLogin(email, PASSWORD);
+      const before = await snapshot(jar);
+      const crossSite = { Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' };
+      // Without the CSRF token (what a cross-site page can send), and even with it.
+      for (const csrf of [false, true]) {
+        const res = await browserRequest(s.server, jar, 'post', path, { csrf, headers: crossSite }).send(body).expect(403);
+        expect(res.body).toEqual({ statusCode: 403, message: expect.stringMatching(/^Cross-(site|origin) request refused/), error: 'Forbidden' });
+        expect(res.headers['set-cookie']).toBeUndefined();
+      }
+      expect(await snapshot(jar)).toEqual(before);
+      await meWith(other).expect(200);
+      await api.login(email, PASSWORD).expect(200);
     });
   });
 
@@ -338,6 +432,122 @@ describe.each(testDatabases())('sample app, browser side (%s)', (_name, database
       await request(s.server).post('/auth/logout').send({ refreshToken: b.tokens.refreshToken }).expect(204);
       await request(s.server).post(`/admin/users/${c.id}/block`).set(api.bearer(admin.accessToken)).expect(204);
       await Promise.all(streams.map((st) => st.next('session-ended', 2000)));
+    });
+
+    it('ends with reconnect when the access token it was opened with expires, though the session goes on', async () => {
+      const { tokens } = await api.newUser();
+      // The same token, re-signed to expire in 2 s (the sample's own are good for 15 min).
+      const jwt = new JwtService();
+      const claims = jwt.decode(tokens.accessToken) as Record<string, unknown>;
+      const now = Math.floor(Date.now() / 1000);
+      const shortLived = jwt.sign({ ...claims, iat: now, exp: now + 2 }, { secret: SAMPLE_JWT_SECRET, algorithm: 'HS256', header: { alg: 'HS256', typ: 'at+jwt' } });
+      const stream = await sse({ Authorization: `Bearer ${shortLived}` });
+      expect(stream.status).toBe(200);
+      await stream.next('ready');
+      const reconnect = await stream.next('reconnect', 4000);
+      expect(JSON.parse(reconnect.data)).toEqual({ sessionId: tokens.sessionId });
+      expect(Date.now() / 1000).toBeGreaterThanOrEqual(now + 2 - 0.05);
+      await stream.ended;
+      expect(stream.events.map((e) => e.type)).toEqual(['ready', 'reconnect']);
+      // The session itself is live: fresh credentials open a new stream.
+      await api.me(tokens.accessToken).expect(200);
+      const again = await sse({ Authorization: `Bearer ${tokens.accessToken}` });
+      await again.next('ready');
+    });
+
+    /** Waits until the server has released the streams of earlier tests. */
+    const settled = async (controller: EventsController) => {
+      const deadline = Date.now() + 3000;
+      while (controller.openStreams > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(controller.openStreams).toBe(0);
+    };
+
+    it('at most 4 streams per session: the 5th is refused 429 with a clear message; closing one frees a slot; other sessions are not affected', async () => {
+      const controller = s.app.get(EventsController);
+      await settled(controller);
+      const { email, jar } = await browserUser();
+      const other = await browserLogin(email, PASSWORD);
+      const open = [];
+      for (let i = 0; i < 4; i++) {
+        const stream = await sse({ Cookie: jar.header('/events') });
+        expect(stream.status).toBe(200);
+        await stream.next('ready');
+        open.push(stream);
+      }
+      const refused = await sse({ Cookie: jar.header('/events') });
+      await refused.ended;
+      expect(refused.status).toBe(429);
+      expect(refused.headers['content-type']).toMatch(/^application\/json/);
+      expect(JSON.parse(refused.text())).toEqual({
+        statusCode: 429,
+        message: 'Too many open event streams for this session (at most 4): close another tab or window of this account first',
+        error: 'Too Many Requests',
+      });
+      expect(refused.text()).not.toContain(jar.access!);
+      // A bearer stream of the same session counts too (the cap is per session, not per cookie).
+      const token = jar.access!;
+      const bearer = await sse({ Authorization: `Bearer ${token}` });
+      await bearer.ended;
+      expect(bearer.status).toBe(429);
+      // Another device of the same user has its own allowance.
+      const theirs = await sse({ Cookie: other.header('/events') });
+      expect(theirs.status).toBe(200);
+      await theirs.next('ready');
+      expect(controller.openStreams).toBe(5);
+
+      open.shift()!.close();
+      const deadline = Date.now() + 3000;
+      while (controller.openStreams > 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const reopened = await sse({ Cookie: jar.header('/events') });
+      expect(reopened.status).toBe(200);
+      await reopened.next('ready');
+    });
+
+    it('a stream that ended (session ended) gives its slot back', async () => {
+      const controller = s.app.get(EventsController);
+      await settled(controller);
+      const { email, password, tokens } = await api.newUser();
+      const laptop = await api.loginOk(email, password);
+      const streams = await Promise.all([1, 2, 3, 4].map(() => sse({ Authorization: `Bearer ${tokens.accessToken}` })));
+      await Promise.all(streams.map((st) => st.next('ready')));
+      await request(s.server).delete(`/sessions/${tokens.sessionId}`).set(api.bearer(laptop.accessToken)).expect(204);
+      await Promise.all(streams.map((st) => st.ended));
+      const deadline = Date.now() + 3000;
+      while (controller.openStreams > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(controller.openStreams).toBe(0);
+    });
+
+    it('at most limits.total streams in the process: beyond, 429 for everyone', async () => {
+      const controller = s.app.get(EventsController);
+      await settled(controller);
+      expect(controller.limits).toEqual({ perSession: 4, total: 10_000 });
+      const saved = { ...controller.limits };
+      controller.limits.total = 2;
+      try {
+        const users = await Promise.all([1, 2, 3].map(() => api.newUser()));
+        const [a, b] = await Promise.all(users.slice(0, 2).map((u) => sse({ Authorization: `Bearer ${u.tokens.accessToken}` })));
+        await a.next('ready');
+        await b.next('ready');
+        const c = await sse({ Authorization: `Bearer ${users[2].tokens.accessToken}` });
+        await c.ended;
+        expect(c.status).toBe(429);
+        expect(JSON.parse(c.text())).toEqual({
+          statusCode: 429,
+          message: 'Too many open event streams on this server (at most 2): try again later',
+          error: 'Too Many Requests',
+        });
+      } finally {
+        Object.assign(controller.limits, saved);
+      }
+    });
+
+    it('parallel opens cannot overshoot the per-session cap', async () => {
+      const controller = s.app.get(EventsController);
+      await settled(controller);
+      const { tokens } = await api.newUser();
+      const streams = await Promise.all(Array.from({ length: 10 }, () => sse({ Authorization: `Bearer ${tokens.accessToken}` })));
+      expect(streams.map((st) => st.status).sort()).toEqual([200, 200, 200, 200, 429, 429, 429, 429, 429, 429]);
+      expect(controller.openStreams).toBe(4);
     });
 
     it('stops watching when the client goes away', async () => {

@@ -1,12 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import { bearerOrCookie, type AuthCookie } from '../../lib/index.js';
+import { bearerOrCookie, readCookie, type AuthCookie } from '../../lib/index.js';
 
-/** HttpOnly cookie holding the access token (sent on every request of the page). */
-export const ACCESS_COOKIE = 'access_token';
-/** HttpOnly cookie holding the refresh token (sent only to `/auth/*`). */
-export const REFRESH_COOKIE = 'refresh_token';
-/** Readable cookie holding the CSRF token the page echoes in {@link CSRF_HEADER} (double submit). */
-export const CSRF_COOKIE = 'csrf_token';
+/**
+ * HttpOnly cookie holding the access token (sent on every request of the page). The
+ * `__Host-` prefix makes the browser accept it only when set by this very host, Secure, with
+ * `Path=/` and no `Domain`: a compromised sibling subdomain cannot plant its own (session
+ * swapping) nor overwrite this one.
+ */
+export const ACCESS_COOKIE = '__Host-access_token';
+/**
+ * HttpOnly cookie holding the refresh token (sent only to `/auth/*`). `__Host-` needs
+ * `Path=/`, so this one has the weaker `__Secure-` prefix (set over HTTPS only); a sibling
+ * subdomain could still add a second cookie of this name, so a request carrying it twice is
+ * not trusted with it (see {@link readUniqueCookie}).
+ */
+export const REFRESH_COOKIE = '__Secure-refresh_token';
+/** Readable `__Host-` cookie holding the CSRF token the page echoes in {@link CSRF_HEADER} (double submit). */
+export const CSRF_COOKIE = '__Host-csrf_token';
 /** Request header carrying the CSRF token on cookie-authenticated unsafe requests. */
 export const CSRF_HEADER = 'x-csrf-token';
 /**
@@ -20,8 +30,8 @@ export const AUTH_MODE_HEADER = 'x-auth-mode';
 export const REFRESH_COOKIE_MAX_AGE = 30 * 24 * 3600;
 
 /**
- * The cookies a browser client of the sample holds (Secure, SameSite=Strict; the tokens
- * HttpOnly). Logout clears them with these very attributes, so the browser matches them.
+ * The cookies a browser client of the sample holds (Secure, SameSite=Strict, no Domain; the
+ * tokens HttpOnly). Logout clears them with these very attributes, so the browser matches them.
  */
 export const AUTH_COOKIES: AuthCookie[] = [
   { name: ACCESS_COOKIE, path: '/', secure: true, httpOnly: true, sameSite: 'Strict' },
@@ -30,11 +40,37 @@ export const AUTH_COOKIES: AuthCookie[] = [
 ];
 
 /**
+ * The unprefixed names earlier versions of the sample set (same attributes). They are no
+ * longer read; logout also clears them, for browsers that still hold them.
+ */
+export const LEGACY_AUTH_COOKIES: AuthCookie[] = [
+  { name: 'access_token', path: '/', secure: true, httpOnly: true, sameSite: 'Strict' },
+  { name: 'refresh_token', path: '/auth', secure: true, httpOnly: true, sameSite: 'Strict' },
+  { name: 'csrf_token', path: '/', secure: true, httpOnly: false, sameSite: 'Strict' },
+];
+
+/**
  * The guard's token extractor: `Authorization: Bearer` when present (a broken header is
  * refused, never ignored), otherwise the access-token cookie. Unsafe requests authenticated
  * by the cookie must pass the CSRF check (sample/web/csrf.middleware.ts).
  */
 export const sampleTokenExtractor = bearerOrCookie(ACCESS_COOKIE);
+
+/**
+ * The value of cookie `name` when the request carries it exactly once; `undefined` when it is
+ * missing or sent more than once (a second cookie of that name was planted, e.g. by a sibling
+ * subdomain with a longer path, and the browser may send it first: trust neither).
+ */
+export function readUniqueCookie(request: { headers: { cookie?: string } }, name: string): string | undefined {
+  const header = request.headers.cookie;
+  if (typeof header !== 'string') return undefined;
+  let count = 0;
+  for (const part of header.split(';')) {
+    const index = part.indexOf('=');
+    if (index > 0 && part.slice(0, index).trim() === name) count++;
+  }
+  return count === 1 ? readCookie(request, name) : undefined;
+}
 
 /** A new random CSRF token (256 bits, base64url). */
 export const newCsrfToken = (): string => randomBytes(32).toString('base64url');

@@ -13,7 +13,7 @@ import {
 import { ClientInfo } from '../common/client-info.decorator.js';
 import type { PublicUser } from '../users/users.service.js';
 import { isCsrfVerified } from '../web/csrf.middleware.js';
-import { ACCESS_COOKIE, AUTH_COOKIES, REFRESH_COOKIE } from './auth-cookies.js';
+import { ACCESS_COOKIE, AUTH_COOKIES, LEGACY_AUTH_COOKIES, readUniqueCookie, REFRESH_COOKIE } from './auth-cookies.js';
 import { AuthService } from './auth.service.js';
 import { ChangePasswordDto } from './dto/change-password.dto.js';
 import { LoginDto, RegisterDto } from './dto/credentials.dto.js';
@@ -52,7 +52,8 @@ export class AuthController {
    * (expired ones too) names the session to end. The body is read leniently on purpose: a
    * client logging out must never be refused, so there is no DTO here to reject it.
    * The browser flow's cookies name the session only when the request passed the CSRF check
-   * (a cross-site page cannot sign anyone out); they are cleared either way.
+   * (a cross-site page cannot sign anyone out); they are cleared either way, and so are the
+   * unprefixed names of earlier versions (`access_token`, ...) a browser may still hold.
    */
   @SkipSessionCheck()
   @Post('logout')
@@ -63,12 +64,12 @@ export class AuthController {
     @Res({ passthrough: true }) response: Response,
     @ClientInfo() client: SessionClientInfo,
   ): Promise<void> {
-    response.set(secureLogoutHeaders(AUTH_COOKIES));
+    response.set(secureLogoutHeaders([...AUTH_COOKIES, ...LEGACY_AUTH_COOKIES]));
     const refreshToken = body && typeof body === 'object' ? (body as { refreshToken?: unknown }).refreshToken : undefined;
     const cookies = isCsrfVerified(request);
     await this.auth.logout(
       {
-        refreshToken: typeof refreshToken === 'string' ? refreshToken : cookies ? readCookie(request, REFRESH_COOKIE) : undefined,
+        refreshToken: typeof refreshToken === 'string' ? refreshToken : cookies ? readUniqueCookie(request, REFRESH_COOKIE) : undefined,
         accessToken: extractBearerToken(request) ?? (cookies ? readCookie(request, ACCESS_COOKIE) : undefined),
       },
       client,

@@ -2,7 +2,7 @@ import { HttpStatus } from '@nestjs/common';
 import type { Request, RequestHandler, Response } from 'express';
 import { timingSafeEqual } from 'node:crypto';
 import { readCookie } from '../../lib/index.js';
-import { ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE } from '../auth/auth-cookies.js';
+import { ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, readUniqueCookie, REFRESH_COOKIE } from '../auth/auth-cookies.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Routes that authenticate with the password in the body, never with the cookies: no CSRF token needed (origin still checked). */
@@ -25,7 +25,7 @@ export function isCsrfVerified(request: Request): boolean {
  *   their own, and the guard then ignores the cookies, so nothing more is asked;
  * - otherwise the browser's provenance headers must not point elsewhere: `Sec-Fetch-Site`,
  *   when sent, must be `same-origin`, and `Origin`, when sent, must be this host;
- * - and a request carrying an auth cookie must echo the `csrf_token` cookie in the
+ * - and a request carrying an auth cookie must echo the `__Host-csrf_token` cookie in the
  *   `X-CSRF-Token` header (a cross-site page can neither read the cookie nor send the header).
  *   Login and register are exempt (they authenticate with the password, not the cookies);
  *   logout is never refused but only uses the cookies when the token matched.
@@ -54,21 +54,23 @@ export function csrfProtection(): RequestHandler {
     if (route === LOGOUT_ROUTE) return next();
     return refuse(
       response,
-      'CSRF check failed: a request authenticated by cookie must send the X-CSRF-Token header with the value of the csrf_token cookie',
+      `CSRF check failed: a request authenticated by cookie must send the X-CSRF-Token header with the value of the ${CSRF_COOKIE} cookie`,
     );
   };
 }
 
 /**
  * In the browser flow the refresh token is the HttpOnly cookie: for a CSRF-verified
- * `POST /auth/refresh` whose body names none, the cookie's is used. Runs after the CSRF check.
+ * `POST /auth/refresh` whose body names none, the cookie's is used, unless the request carries
+ * two cookies of that name (one planted by a sibling subdomain: neither is trusted, and the
+ * refresh fails). Runs after the CSRF check.
  */
 export function refreshTokenFromCookie(): RequestHandler {
   return (request, _response, next) => {
     if (request.method !== 'POST' || normalizedPath(request) !== '/auth/refresh' || !isCsrfVerified(request)) return next();
     const body: unknown = request.body;
     const given = body && typeof body === 'object' && !Array.isArray(body) ? (body as { refreshToken?: unknown }).refreshToken : undefined;
-    const cookie = readCookie(request, REFRESH_COOKIE);
+    const cookie = readUniqueCookie(request, REFRESH_COOKIE);
     if (given === undefined && cookie !== undefined) {
       request.body = { ...(body && typeof body === 'object' && !Array.isArray(body) ? body : {}), refreshToken: cookie };
     }

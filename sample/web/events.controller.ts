@@ -1,4 +1,4 @@
-import { Controller, Req, Sse, type BeforeApplicationShutdown, type MessageEvent } from '@nestjs/common';
+import { Controller, HttpException, HttpStatus, Req, Sse, type BeforeApplicationShutdown, type MessageEvent } from '@nestjs/common';
 import type { Request } from 'express';
 import { Observable, Subject, takeUntil } from 'rxjs';
 import { CurrentSession, SessionService, sessionEventStream, type SessionContext } from '../../lib/index.js';
@@ -12,18 +12,37 @@ import { sampleTokenExtractor } from '../auth/auth-cookies.js';
  * event: ready            retry: 2000   data: {"sessionId":"…"}
  * : keep-alive            (every 25 s)
  * event: session-ended    data: {"sessionId":"…","at":"…"}     then the stream ends
- * event: reconnect        data: {"sessionId":"…"}              this device got new tokens: reopen
+ * event: reconnect        data: {"sessionId":"…"}              this device got new tokens, or the
+ *                                                               access token expired: reopen
  * ```
  *
  * 401 without a valid session, like every protected route. With a bus (Redis, LISTEN/NOTIFY)
  * a revocation made on any instance reaches the stream at once.
+ *
+ * Every stream holds a watch, a poll timer and a heartbeat, so they are bounded: a stream
+ * ends (`reconnect`) when the access token it was opened with expires, and at most
+ * {@link EventsController.limits} streams are open per session and per process. Past a limit
+ * the new stream is refused with `429 {statusCode, message, error}`; the open ones are left
+ * alone (closing the oldest instead would let two tabs evict each other on every reconnect).
+ * The page retries a refused stream with a growing delay, so an extra tab gets one as soon
+ * as another tab closes.
  */
 @Controller('events')
 export class EventsController implements BeforeApplicationShutdown {
   private readonly shuttingDown = new Subject<void>();
   private readonly open = new Set<Request>();
+  /** Open streams by session id. */
+  private readonly perSession = new Map<string, number>();
+
+  /** Most streams open at once for one session, and in this process. */
+  readonly limits = { perSession: 4, total: 10_000 };
 
   constructor(private readonly sessions: SessionService) {}
+
+  /** How many streams are open in this process now. */
+  get openStreams(): number {
+    return this.open.size;
+  }
 
   @Sse()
   events(@CurrentSession() session: SessionContext, @Req() request: Request): Observable<MessageEvent> {
@@ -31,11 +50,27 @@ export class EventsController implements BeforeApplicationShutdown {
     const accessToken = sampleTokenExtractor(request)!;
     const stream = sessionEventStream(this.sessions, accessToken, session).pipe(takeUntil(this.shuttingDown));
     return new Observable<MessageEvent>((subscriber) => {
+      // Counted when the stream starts (synchronously, so parallel requests cannot both take
+      // the last slot) and released when it ends, however it ends.
+      const { sessionId } = session;
+      const mine = this.perSession.get(sessionId) ?? 0;
+      if (mine >= this.limits.perSession) {
+        return subscriber.error(
+          tooMany(`Too many open event streams for this session (at most ${this.limits.perSession}): close another tab or window of this account first`),
+        );
+      }
+      if (this.open.size >= this.limits.total) {
+        return subscriber.error(tooMany(`Too many open event streams on this server (at most ${this.limits.total}): try again later`));
+      }
       this.open.add(request);
+      this.perSession.set(sessionId, mine + 1);
       const subscription = stream.subscribe(subscriber);
       return () => {
         subscription.unsubscribe();
-        this.open.delete(request);
+        if (!this.open.delete(request)) return;
+        const left = (this.perSession.get(sessionId) ?? 1) - 1;
+        if (left > 0) this.perSession.set(sessionId, left);
+        else this.perSession.delete(sessionId);
       };
     });
   }
@@ -55,4 +90,9 @@ export class EventsController implements BeforeApplicationShutdown {
       else request.res.once('finish', close).once('close', close);
     }
   }
+}
+
+/** The 429 answer of a stream past a limit: `{statusCode: 429, message, error: 'Too Many Requests'}`. */
+function tooMany(message: string): HttpException {
+  return new HttpException({ statusCode: HttpStatus.TOO_MANY_REQUESTS, message, error: 'Too Many Requests' }, HttpStatus.TOO_MANY_REQUESTS);
 }

@@ -34,9 +34,9 @@ export class CookieJar {
   take(res: request.Response): this {
     for (const c of setCookies(res)) {
       const value = c.attributes['max-age'] === '0' ? undefined : c.value;
-      if (c.name === 'access_token') this.access = value;
-      if (c.name === 'refresh_token') this.refresh = value;
-      if (c.name === 'csrf_token') this.csrf = value;
+      if (c.name === '__Host-access_token') this.access = value;
+      if (c.name === '__Secure-refresh_token') this.refresh = value;
+      if (c.name === '__Host-csrf_token') this.csrf = value;
     }
     return this;
   }
@@ -44,9 +44,9 @@ export class CookieJar {
   /** The `Cookie` header a browser sends to `path` (the refresh cookie only goes to /auth). */
   header(path: string): string {
     const parts: string[] = [];
-    if (this.access) parts.push(`access_token=${this.access}`);
-    if (this.refresh && path.startsWith('/auth')) parts.push(`refresh_token=${this.refresh}`);
-    if (this.csrf) parts.push(`csrf_token=${this.csrf}`);
+    if (this.access) parts.push(`__Host-access_token=${this.access}`);
+    if (this.refresh && path.startsWith('/auth')) parts.push(`__Secure-refresh_token=${this.refresh}`);
+    if (this.csrf) parts.push(`__Host-csrf_token=${this.csrf}`);
     return parts.join('; ');
   }
 

@@ -1,10 +1,10 @@
 // The sample's account page. It talks to the same JSON API as every other client, in the
 // browser flow: `X-Auth-Mode: cookie` makes the server keep the tokens in HttpOnly cookies
-// (script here never sees one), and unsafe requests echo the readable `csrf_token` cookie
+// (script here never sees one), and unsafe requests echo the readable `__Host-csrf_token` cookie
 // in `X-CSRF-Token`. Private data is only ever fetched (no-store) and written into the DOM,
 // never into the HTML, and is wiped on sign-out and whenever the page is hidden.
 
-const CSRF_COOKIE = 'csrf_token';
+const CSRF_COOKIE = '__Host-csrf_token';
 const LOCK = 'session-tokens';
 
 const $ = (id) => document.getElementById(id);
