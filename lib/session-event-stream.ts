@@ -112,7 +112,9 @@ export function sessionEventStream(
     /** Whether the session is still live: true, false, or undefined when the store cannot answer. */
     const listed = async (): Promise<boolean | undefined> => {
       try {
-        return (await sessions.list(session.userId)).some((s) => s.id === session.sessionId);
+        // Listed with itself as the current session: revoked or expired means gone, while a session
+        // between its own password change and renew() still counts as there.
+        return (await sessions.list(session.userId, session.sessionId)).some((s) => s.id === session.sessionId);
       } catch {
         return undefined;
       }

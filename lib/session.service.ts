@@ -348,15 +348,22 @@ export class SessionService {
     return ended;
   }
 
-  /** The user's live sessions, newest first; `current` marks `currentSessionId`. */
+  /**
+   * The user's live sessions, newest first; `current` marks `currentSessionId`. Sessions that
+   * ended because the user's session token rotated (a password change by any path) are left
+   * out, except `currentSessionId` itself.
+   */
   @FailClosed()
   async list(userId: UserId, currentSessionId?: string): Promise<SessionInfo[]> {
     const now = Date.now();
     const rows = await this.store.listLiveSessions(userId, now, await this.getRevokedBefore(now));
-    // Sessions issued under an older session token ended with the rotation (password changed by any path).
+    // Sessions issued under an older session token ended with the rotation (password changed by
+    // any path). The caller's own session stays listed: it may be between its own password
+    // change and renew(), and a request that reached here was authenticated with it.
     const userToken = await this.store.getUserToken(userId);
     const fingerprint = userToken === null ? null : this.fingerprint(userId, userToken);
-    return rows.filter((s) => fingerprint !== null && safeEqual(s.userTokenFingerprint, fingerprint)).map((s) => ({
+    const onCurrentToken = (s: AuthSession) => s.id === currentSessionId || (fingerprint !== null && safeEqual(s.userTokenFingerprint, fingerprint));
+    return rows.filter(onCurrentToken).map((s) => ({
       id: s.id,
       current: s.id === currentSessionId,
       userAgent: s.userAgent,

@@ -142,6 +142,18 @@ describe.each(testDatabases())('session lifecycle (%s)', (_name, database) => {
     await me(a.accessToken).expect(200);
   });
 
+  it('lists no session that a password change by another path ended, except the caller\'s own until it renews', async () => {
+    const user = await newUser();
+    const a = await t.sessions.issue(user.id);
+    const b = await t.sessions.issue(user.id);
+    expect((await t.sessions.list(user.id)).map((s) => s.id).sort()).toEqual([a.sessionId, b.sessionId].sort());
+    await t.dataSource.getRepository(TestUser).update(user.id, { passwordHash: 'changed-by-an-admin' });
+    expect(await t.sessions.list(user.id)).toEqual([]);
+    expect((await t.sessions.list(user.id, a.sessionId)).map((s) => s.id)).toEqual([a.sessionId]);
+    await t.sessions.renew(user.id, a.sessionId);
+    expect((await t.sessions.list(user.id)).map((s) => s.id)).toEqual([a.sessionId]);
+  });
+
   it('logs out by refresh token, by expired access token, and ignores garbage', async () => {
     const user = await newUser();
     const a = await t.sessions.issue(user.id);
