@@ -24,12 +24,12 @@ export const BENCH_JWT = { secret: BENCH_SECRET, issuer: 'bench', audience: 'ben
 
 /**
  * Which guard protects `GET /me`: none; passport-jwt with the secret as a string (how it is
- * usually configured) or as a KeyObject; this library strict, cached (single instance
- * defaults: ttl 5 s), cached with a Redis bus (ttl 60 s, the multi-instance setup), or cached
- * with its resolved verify key swapped for a KeyObject after startup (a what-if for the
- * proposed fix in RESULTS.md; not something the library offers).
+ * usually configured: the floor) or as a KeyObject; this library strict, cached (single
+ * instance defaults: ttl 5 s), or cached with a Redis bus (ttl 60 s, the multi-instance setup).
+ * The library is configured with the same string secret as (b); it parses it into a KeyObject
+ * once at startup.
  */
-export type GuardKind = 'none' | 'passport' | 'passport-keyobject' | 'strict' | 'cached' | 'cached-bus' | 'cached-keyobject';
+export type GuardKind = 'none' | 'passport' | 'passport-keyobject' | 'strict' | 'cached' | 'cached-bus';
 
 export type DbSpec = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; schema: string };
 

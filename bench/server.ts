@@ -12,7 +12,6 @@ import { ExtractJwt, Strategy } from 'passport-jwt';
 import { DataSource, type Logger as TypeOrmLogger } from 'typeorm';
 import { CurrentSession, SessionRevocationModule, SessionService, type SessionContext, type SessionRevocationModuleOptions } from '../lib/index.js';
 import { RevocationNotifier } from '../lib/revocation-notifier.js';
-import { SESSION_REVOCATION_CONFIG } from '../lib/session-revocation.constants.js';
 import { BENCH_JWT, BENCH_SECRET, BenchUser, dataSourceOptions, serveIpc, type ServerConfig } from './common.js';
 
 const config: ServerConfig = JSON.parse(process.argv[2]);
@@ -57,7 +56,7 @@ class PassportController {
   }
 }
 
-/** (c) and (d) This library's global guard. */
+/** (c), (d) and (e): this library's global guard. */
 @Controller()
 class SessionController {
   @Get('me')
@@ -108,11 +107,6 @@ async function main(): Promise<void> {
   class BenchAppModule {}
 
   const app = await NestFactory.create(BenchAppModule, { logger: ['error'] });
-  if (config.guard === 'cached-keyobject') {
-    // What-if for the proposed fix: the same secret, as a KeyObject, so jsonwebtoken does not
-    // first try (and fail) to parse it as a PEM public key on every verify.
-    app.get<{ verifyKey: unknown }>(SESSION_REVOCATION_CONFIG).verifyKey = createSecretKey(Buffer.from(BENCH_SECRET));
-  }
   await app.listen(0, '127.0.0.1');
   const port = (app.getHttpServer().address() as { port: number }).port;
   const sessions = app.get(SessionService);
