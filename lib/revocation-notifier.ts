@@ -63,6 +63,7 @@ export class RevocationNotifier {
     return this.pending.length;
   }
 
+  /** Connects the bus (if any); the cache is used once it reports itself up. */
   async start(): Promise<void> {
     if (!this.bus) return;
     await this.bus.start({
