@@ -17,7 +17,7 @@ import { SessionEvents, type SessionEventListener } from './session-events.js';
 import { ACCESS_TOKEN_TYP, LOGGER_CONTEXT, MAX_TOKEN_LENGTH, SESSION_ID_PATTERN, SESSION_REVOCATION_CONFIG } from './session-revocation.constants.js';
 import { SessionStore } from './session.store.js';
 import { FailClosed } from './utils/fail-closed.js';
-import { hmacFingerprint, newRefreshToken, safeEqual, sha256 } from './utils/crypto.js';
+import { hmacFingerprint, jwtKey, newRefreshToken, safeEqual, sha256 } from './utils/crypto.js';
 
 /** Options of {@link SessionService.invalidateSessions}. */
 export interface InvalidateSessionsOptions {
@@ -472,7 +472,7 @@ export class SessionService {
       { sid: session.id, sfp: session.userTokenFingerprint },
       {
         algorithm,
-        ...(algorithm.startsWith('HS') ? { secret: signingKey } : { privateKey: signingKey }),
+        ...(algorithm.startsWith('HS') ? { secret: jwtKey(signingKey) } : { privateKey: jwtKey(signingKey) }),
         header: { alg: algorithm, typ: ACCESS_TOKEN_TYP },
         subject: String(userId),
         jwtid: randomUUID(), // RFC 9068: every access token is distinct, even two minted in one second
@@ -491,7 +491,7 @@ export class SessionService {
     try {
       decoded = this.jwt.verify(token, {
         algorithms: [algorithm],
-        ...(algorithm.startsWith('HS') ? { secret: verifyKey } : { publicKey: verifyKey }),
+        ...(algorithm.startsWith('HS') ? { secret: jwtKey(verifyKey) } : { publicKey: jwtKey(verifyKey) }),
         complete: true,
         ignoreExpiration,
         clockTolerance: clockToleranceSeconds,

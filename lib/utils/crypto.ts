@@ -1,16 +1,12 @@
-import type { JwtSignOptions, JwtVerifyOptions } from '@nestjs/jwt';
 import { createHash, createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 
-// The library hands JwtService the keys it parsed at startup (`KeyObject`s, see
-// options.validation.ts). jsonwebtoken accepts them (and skips re-parsing the key on every
-// call); @nestjs/jwt's option types only list strings and Buffers for `secret` / `publicKey`.
-// These overloads state what the runtime accepts. This module is internal: the published
-// declarations of the public API do not reference it, so applications' types are unchanged.
-declare module '@nestjs/jwt' {
-  interface JwtService {
-    sign(payload: object, options: Omit<JwtSignOptions, 'secret' | 'privateKey'> & { secret?: KeyObject; privateKey?: KeyObject }): string;
-    verify<T extends object = any>(token: string, options: Omit<JwtVerifyOptions, 'secret' | 'publicKey'> & { secret?: KeyObject; publicKey?: KeyObject }): T;
-  }
+/**
+ * A key parsed at startup, typed for `JwtService`: jsonwebtoken accepts `KeyObject`s (and then
+ * skips re-parsing the key on every call), while @nestjs/jwt's option types only list strings
+ * and Buffers.
+ */
+export function jwtKey(key: KeyObject): Buffer {
+  return key as unknown as Buffer;
 }
 
 /** A new per-user session token: 128 bits from the CSPRNG, hex encoded. */
