@@ -20,6 +20,17 @@ import {
 } from './support/scaling.js';
 import { TestUser } from './support/test-app.js';
 
+/** 'returned' when `call` settles within `ms`, otherwise a note that it is still waiting (a liveness check, not a timing goal). */
+async function returnsWithin(call: Promise<unknown>, ms: number): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    call.then(() => 'returned'),
+    new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`still waiting after ${ms} ms`), ms))),
+  ]);
+  clearTimeout(timer);
+  return outcome;
+}
+
 /**
  * Several instances of one app sharing one database (and one bus): what one instance revokes,
  * every other refuses, within the documented bound.
@@ -401,13 +412,7 @@ describe('Redis trouble beyond a clean kill', () => {
     const a = await loginAndCache(one, two);
     await redisCommand('CLIENT', 'PAUSE', '6000', 'WRITE');
     try {
-      let timer: NodeJS.Timeout | undefined;
-      const outcome = await Promise.race([
-        one.sessions.invalidateSessions(a.userId).then(() => 'returned'),
-        new Promise((resolve) => (timer = setTimeout(() => resolve('still waiting after 3 s'), 3000))),
-      ]);
-      clearTimeout(timer);
-      expect(outcome).toBe('returned');
+      expect(await returnsWithin(one.sessions.invalidateSessions(a.userId), 3000)).toBe('returned');
       await me(one, a.token).expect(401);
       // Not sent: instance 1 keeps it queued and checks the database meanwhile.
       expect(one.notifier.pendingCount).toBeGreaterThan(0);
@@ -469,13 +474,7 @@ if (postgresUrl) {
       const a = await loginAndCache(one, two);
       const repair = breakNotify(one, mode);
       try {
-        let timer: NodeJS.Timeout | undefined;
-        const outcome = await Promise.race([
-          one.sessions.invalidateSessions(a.userId).then(() => 'returned'),
-          new Promise((resolve) => (timer = setTimeout(() => resolve('still waiting after 3 s'), 3000))),
-        ]);
-        clearTimeout(timer);
-        expect(outcome).toBe('returned');
+        expect(await returnsWithin(one.sessions.invalidateSessions(a.userId), 3000)).toBe('returned');
         await me(one, a.token).expect(401);
         expect(one.notifier.pendingCount).toBeGreaterThan(0);
         expect(one.notifier.cache.bypassed).toBe(true);
