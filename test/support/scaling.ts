@@ -1,4 +1,4 @@
-import { Controller, Get, Module, Param, Post, type INestApplication } from '@nestjs/common';
+import { Module, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -9,17 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import {
-  CurrentSession,
   SESSION_REVOCATION_ENTITIES,
   SessionRevocationModule,
   SessionService,
-  SkipSessionCheck,
-  type SessionContext,
   type SessionRevocationModuleExtras,
   type SessionRevocationModuleOptions,
 } from '../../lib/index.js';
 import { RevocationNotifier } from '../../lib/revocation-notifier.js';
-import { TEST_SECRET, TestUser } from './test-app.js';
+import { TEST_SECRET, TestController, TestUser } from './test-app.js';
 
 /**
  * Helpers for the multi-instance specs: several Nest apps in one jest process sharing one
@@ -97,22 +94,6 @@ export function sharedDatabases(): Array<[string, () => Promise<SharedDatabase>]
   return list;
 }
 
-@Controller()
-class ScalingController {
-  constructor(private readonly sessions: SessionService) {}
-
-  @SkipSessionCheck()
-  @Post('login/:id')
-  login(@Param('id') id: string) {
-    return this.sessions.issue(Number(id), { userAgent: 'jest', ip: '127.0.0.1' });
-  }
-
-  @Get('me')
-  me(@CurrentSession() session: SessionContext) {
-    return session;
-  }
-}
-
 /** One app instance of a multi-instance test. */
 export interface Instance {
   app: INestApplication;
@@ -141,7 +122,7 @@ export async function startInstance(
   });
   @Module({
     imports: moduleFirst ? [sessionRevocation, typeorm] : [typeorm, sessionRevocation],
-    controllers: [ScalingController],
+    controllers: [TestController],
   })
   class ScalingAppModule {}
   const moduleRef = await Test.createTestingModule({ imports: [ScalingAppModule] }).compile();

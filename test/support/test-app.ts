@@ -39,8 +39,9 @@ export class TestUser {
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-0123456789';
 
+/** Routes of the minimal test apps: `POST /login/:id` (public), `GET /me` (guarded), `GET /public`. */
 @Controller()
-class TestController {
+export class TestController {
   constructor(private readonly sessions: SessionService) {}
 
   @SkipSessionCheck()
