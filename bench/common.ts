@@ -92,3 +92,16 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 export const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/** A TypeORM logger that hands each SQL statement the app sends (whitespace collapsed) to `onQuery`, and ignores the rest. */
+export class StatementListener implements TypeOrmLogger {
+  constructor(private readonly onQuery: (sql: string) => void) {}
+  logQuery(query: string) {
+    this.onQuery(query.replace(/\s+/g, ' ').trim());
+  }
+  logQueryError() {}
+  logQuerySlow() {}
+  logSchemaBuild() {}
+  logMigration() {}
+  log() {}
+}

@@ -9,10 +9,10 @@ import { AuthGuard, PassportModule, PassportStrategy } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { createSecretKey } from 'node:crypto';
 import { ExtractJwt, Strategy } from 'passport-jwt';
-import { DataSource, type Logger as TypeOrmLogger } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { CurrentSession, SessionRevocationModule, SessionService, type SessionContext, type SessionRevocationModuleOptions } from '../lib/index.js';
 import { RevocationNotifier } from '../lib/revocation-notifier.js';
-import { BENCH_JWT, BENCH_SECRET, BenchUser, dataSourceOptions, serveIpc, type ServerConfig } from './common.js';
+import { BENCH_JWT, BENCH_SECRET, BenchUser, dataSourceOptions, serveIpc, StatementListener, type ServerConfig } from './common.js';
 
 const config: ServerConfig = JSON.parse(process.argv[2]);
 
@@ -74,19 +74,16 @@ function moduleOptions(): SessionRevocationModuleOptions {
 }
 
 /** Counts the SQL statements the app sends (TypeORM calls a custom logger's logQuery for each). */
-class StatementCounter implements TypeOrmLogger {
+class StatementCounter extends StatementListener {
   count = 0;
   readonly byText = new Map<string, number>();
-  logQuery(query: string) {
-    this.count++;
-    const text = query.replace(/\s+/g, ' ').slice(0, 120);
-    this.byText.set(text, (this.byText.get(text) ?? 0) + 1);
+  constructor() {
+    super((sql) => {
+      this.count++;
+      const text = sql.slice(0, 120);
+      this.byText.set(text, (this.byText.get(text) ?? 0) + 1);
+    });
   }
-  logQueryError() {}
-  logQuerySlow() {}
-  logSchemaBuild() {}
-  logMigration() {}
-  log() {}
 }
 
 async function main(): Promise<void> {

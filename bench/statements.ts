@@ -9,23 +9,21 @@ import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { DataSource, IsNull, type Logger as TypeOrmLogger } from 'typeorm';
+import { DataSource, IsNull } from 'typeorm';
 import { AuthSession, SessionRevocationModule, SessionService } from '../lib/index.js';
-import { BENCH_JWT, BenchUser, dataSourceOptions, round, type DbSpec } from './common.js';
+import { BENCH_JWT, BenchUser, dataSourceOptions, round, StatementListener, type DbSpec } from './common.js';
 
 const { db, sizes } = JSON.parse(process.argv[2]) as { db: DbSpec; sizes: number[] };
 
-class CountingLogger implements TypeOrmLogger {
+/** Records the statements sent while `recording` is on. */
+class CountingLogger extends StatementListener {
   recording = false;
   statements: string[] = [];
-  logQuery(query: string) {
-    if (this.recording) this.statements.push(query.replace(/\s+/g, ' ').trim());
+  constructor() {
+    super((sql) => {
+      if (this.recording) this.statements.push(sql);
+    });
   }
-  logQueryError() {}
-  logQuerySlow() {}
-  logSchemaBuild() {}
-  logMigration() {}
-  log() {}
 }
 
 async function main(): Promise<void> {
