@@ -130,18 +130,27 @@ export class SessionService {
     // Read again now that the session exists: a block or a credential change that raced this
     // login ends it; a plain rotation (log out everywhere) is adopted into its fingerprint, and
     // an invalidation that ended it is seen by issue().
-    const state = await this.store.getUserState(userId, Object.keys(checked));
-    const changed = !state || state.token === null || Object.entries(checked).some(([key, value]) => !sameValue(value, state.values[key]));
-    if (changed || (await this.store.isBlocked(userId))) {
+    const current = await this.tokenIfUnchanged(userId, checked);
+    if (current === null || (await this.store.isBlocked(userId))) {
       await this.store.revokeSession(session.id, undefined, 'login-race', now);
       this.logger.warn(`login refused for user=${userId}: the account was blocked or its credentials changed during the login`);
       throw refused();
     }
-    if (state.token !== userToken) {
-      session.userTokenFingerprint = this.fingerprint(userId, state.token!);
+    if (current !== userToken) {
+      session.userTokenFingerprint = this.fingerprint(userId, current);
       await this.store.updateSession(session.id, { userTokenFingerprint: session.userTokenFingerprint });
     }
     return this.mint(userId, session, now);
+  }
+
+  /**
+   * The user's current session token, or null when the user is gone or a `@RevokesSessions()`
+   * value the caller's entity carried (what it checked or saved) is no longer the stored one.
+   */
+  private async tokenIfUnchanged(userId: UserId, checked: Record<string, unknown>): Promise<string | null> {
+    const state = await this.store.getUserState(userId, Object.keys(checked));
+    if (!state || state.token === null) return null;
+    return Object.entries(checked).every(([key, value]) => sameValue(value, state.values[key])) ? state.token : null;
   }
 
   /** The user's session token, created for users that have none yet (rows from before adoption). */
@@ -198,15 +207,21 @@ export class SessionService {
    * New tokens for a live session after the user's session token rotated (password or
    * email change by this user): the session continues, every other one has ended.
    * Refused with 401 when the session is not the user's or is over.
+   *
+   * Pass the entity you just saved (not just its id): renewal is then refused when a
+   * `@RevokesSessions()` value changed again since (e.g. an administrator reset the password
+   * meanwhile), instead of adopting that other change for this session.
    */
   @FailClosed()
-  async renew(userId: UserId, sessionId: string): Promise<IssuedTokens> {
+  async renew(user: object | UserId, sessionId: string): Promise<IssuedTokens> {
     if (!isSessionId(sessionId)) throw refused();
+    const userId = this.store.userIdOf(user);
     const now = Date.now();
     const session = await this.store.findSession(sessionId);
     if (!session || session.userId !== String(userId) || session.revokedAt || session.expiresAt <= now) throw refused();
     if (session.createdAt <= (await this.getRevokedBefore(now)) || (await this.store.isBlocked(userId))) throw refused();
-    const userToken = await this.currentUserToken(userId);
+    if ((await this.currentUserToken(userId)) === null) throw refused();
+    const userToken = await this.tokenIfUnchanged(userId, this.store.revokingValuesOf(user));
     if (userToken === null) throw refused();
     session.userTokenFingerprint = this.fingerprint(userId, userToken);
     await this.store.updateSession(session.id, { userTokenFingerprint: session.userTokenFingerprint, lastSeenAt: now });

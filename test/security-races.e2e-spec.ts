@@ -387,6 +387,25 @@ describe.each(testDatabases())('races in the library (%s)', (_dbName, database) 
     expect(await meStatus(fresh.accessToken)).toBe(200);
   });
 
+  it('renew() given the saved entity refuses when another password change landed after that save', async () => {
+    const user = await newUser();
+    const own = await issue(user.id);
+    const other = await issue(user.id);
+    const entity = await repo().findOneByOrFail({ id: user.id });
+    entity.passwordHash = 'changed-by-the-user';
+    const saved = await repo().save(entity); // this device's own change
+    await repo().update(user.id, { passwordHash: 'reset-by-an-admin' }); // someone else's, before renew()
+    await expect(t.sessions.renew(saved, own.sessionId)).rejects.toMatchObject({ status: 401 });
+    for (const tokens of [own, other]) expect(await meStatus(tokens.accessToken)).toBe(401);
+    // Without the interfering change, the same call renews the session.
+    const fresh = await issue(user.id);
+    const current = await repo().findOneByOrFail({ id: user.id });
+    current.passwordHash = 'changed-again-by-the-user';
+    const renewed = await t.sessions.renew(await repo().save(current), fresh.sessionId);
+    secrets.addTokens('lib race', renewed);
+    expect(await meStatus(renewed.accessToken)).toBe(200);
+  });
+
   it.each(['before', 'after'] as const)('forced interleaving: a login paused %s creating its session while blockUser runs is refused', async (when) => {
     const user = await newUser();
     const pause = pauseNextCall(store, 'createSession', when);

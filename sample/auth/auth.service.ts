@@ -58,15 +58,15 @@ export class AuthService {
    */
   async changePassword(session: SessionContext, dto: ChangePasswordDto): Promise<IssuedTokens> {
     const user = await this.reauthenticate(session, dto.currentPassword);
-    await this.users.setPassword(user, dto.newPassword);
-    return this.keepOnlyThisSession(session, 'password-change');
+    const saved = await this.users.setPassword(user, dto.newPassword);
+    return this.keepOnlyThisSession(session, 'password-change', saved);
   }
 
   /** Email change: same as a password change (email is a `@RevokesSessions()` column). */
   async changeEmail(session: SessionContext, email: string, currentPassword: string): Promise<PublicUser & IssuedTokens> {
     const user = await this.reauthenticate(session, currentPassword);
     const saved = await this.users.setEmail(user, email);
-    const tokens = await this.keepOnlyThisSession(session, 'email-change');
+    const tokens = await this.keepOnlyThisSession(session, 'email-change', saved);
     return { ...toPublicUser(saved), ...tokens };
   }
 
@@ -77,8 +77,9 @@ export class AuthService {
     return user;
   }
 
-  private async keepOnlyThisSession(session: SessionContext, reason: string): Promise<IssuedTokens> {
+  /** Ends the other sessions and renews this one; `saved` is the entity just saved, so a change made meanwhile by someone else is not adopted. */
+  private async keepOnlyThisSession(session: SessionContext, reason: string, saved: User): Promise<IssuedTokens> {
     await this.sessions.invalidateSessions(session.userId, { except: session.sessionId, reason });
-    return this.sessions.renew(session.userId, session.sessionId);
+    return this.sessions.renew(saved, session.sessionId);
   }
 }
