@@ -103,6 +103,19 @@ describe.each(testDatabases())('races on the sample app (%s)', (_dbName, databas
     return Number(rows[0].n);
   };
 
+  /**
+   * Starts a refresh of `refreshToken`, holds it at `method` (`when`), changes the password with
+   * `owner`'s access token meanwhile, then lets the refresh finish.
+   */
+  const refreshAcrossPasswordChange = async (refreshToken: string, owner: IssuedTokens, password: string, method: StoreMethod, when: 'before' | 'after') => {
+    const pause = pauseNextCall(store, method, when);
+    const refreshing = call('POST', '/auth/refresh', { refreshToken });
+    await pause.reached;
+    const change = await call('POST', '/auth/password', { currentPassword: password, newPassword: `new-${password}` }, owner.accessToken);
+    pause.release();
+    return { change, refreshed: await refreshing };
+  };
+
   it(`20 parallel refreshes of one token, ${ROUNDS} rounds: exactly one consumes it, the rest get generic 401s, at most one live successor`, async () => {
     const outcomes: string[] = [];
     // Counts the atomic compare-and-set wins (the single use of the token).
@@ -192,12 +205,7 @@ describe.each(testDatabases())('races on the sample app (%s)', (_dbName, databas
   it('regression: forced interleaving - refresh paused before inserting its new refresh token while the password changes: its refresh token must be refused', async () => {
     const { email, password } = await newAccount();
     const a = await login(email, password);
-    const pause = pauseNextCall(store, 'addRefreshToken', 'before');
-    const refreshing = call('POST', '/auth/refresh', { refreshToken: a.refreshToken });
-    await pause.reached;
-    const change = await call('POST', '/auth/password', { currentPassword: password, newPassword: `new-${password}` }, a.accessToken);
-    pause.release();
-    const refreshed = await refreshing;
+    const { change, refreshed } = await refreshAcrossPasswordChange(a.refreshToken, a, password, 'addRefreshToken', 'before');
     expect(change.status).toBe(200);
     expect(refreshed.status).toBe(200);
     const minted: IssuedTokens = JSON.parse(refreshed.body);
@@ -211,12 +219,7 @@ describe.each(testDatabases())('races on the sample app (%s)', (_dbName, databas
   it('regression: forced interleaving - refresh paused right after consuming its token while the password changes: nothing it mints may work', async () => {
     const { email, password } = await newAccount();
     const a = await login(email, password);
-    const pause = pauseNextCall(store, 'consumeRefreshToken', 'after');
-    const refreshing = call('POST', '/auth/refresh', { refreshToken: a.refreshToken });
-    await pause.reached;
-    const change = await call('POST', '/auth/password', { currentPassword: password, newPassword: `new-${password}` }, a.accessToken);
-    pause.release();
-    const refreshed = await refreshing;
+    const { change, refreshed } = await refreshAcrossPasswordChange(a.refreshToken, a, password, 'consumeRefreshToken', 'after');
     expect(change.status).toBe(200);
     const minted: IssuedTokens | undefined = refreshed.status === 200 ? JSON.parse(refreshed.body) : undefined;
     expect(minted ? await meStatus(minted.accessToken) : 401).toBe(401);
@@ -227,12 +230,7 @@ describe.each(testDatabases())('races on the sample app (%s)', (_dbName, databas
     const { email, password } = await newAccount();
     const a = await login(email, password);
     const b = await login(email, password);
-    const pause = pauseNextCall(store, 'addRefreshToken', 'before');
-    const refreshing = call('POST', '/auth/refresh', { refreshToken: b.refreshToken });
-    await pause.reached;
-    const change = await call('POST', '/auth/password', { currentPassword: password, newPassword: `new-${password}` }, a.accessToken);
-    pause.release();
-    const refreshed = await refreshing;
+    const { change, refreshed } = await refreshAcrossPasswordChange(b.refreshToken, a, password, 'addRefreshToken', 'before');
     expect(change.status).toBe(200);
     if (refreshed.status === 200) expect(await alive(JSON.parse(refreshed.body))).toBe(false);
     expect(await meStatus(JSON.parse(change.body).accessToken)).toBe(200);

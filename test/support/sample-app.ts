@@ -1,4 +1,4 @@
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, LoggerService } from '@nestjs/common';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { createSampleApp } from '../../sample/app.factory.js';
@@ -23,17 +23,20 @@ export interface SampleApp {
   close(): Promise<void>;
 }
 
-/** The sample app on a fresh database of `db`, bcrypt cost 4, admin seeded, logs off. */
-export async function startSample(db: TestDatabase): Promise<SampleApp> {
+/** The sample app on a fresh database of `db`, bcrypt cost 4, admin seeded, logs off unless a logger is given. */
+export async function startSample(
+  db: TestDatabase,
+  options: { jwtSecret?: string; admin?: { email: string; password: string }; logger?: LoggerService } = {},
+): Promise<SampleApp> {
   const { entities: _entities, synchronize: _synchronize, ...database } = (await db.options([])) as any;
   const config: SampleConfig = {
     port: 0,
     database: database as SampleDatabaseOptions,
-    jwtSecret: SAMPLE_JWT_SECRET,
-    admin: ADMIN,
+    jwtSecret: options.jwtSecret ?? SAMPLE_JWT_SECRET,
+    admin: options.admin ?? ADMIN,
     bcryptRounds: 4,
   };
-  const app = await createSampleApp(config, { logger: false });
+  const app = await createSampleApp(config, { logger: options.logger ?? false });
   return {
     app,
     server: app.getHttpServer(),

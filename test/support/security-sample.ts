@@ -1,9 +1,8 @@
 import type { INestApplication, LoggerService } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { createSampleApp } from '../../sample/app.factory.js';
-import type { SampleConfig, SampleDatabaseOptions } from '../../sample/config.js';
 import { User } from '../../sample/users/user.entity.js';
 import type { TestDatabase } from './databases.js';
+import { startSample } from './sample-app.js';
 import { listen } from './security.js';
 
 /**
@@ -23,25 +22,8 @@ export interface SecuritySample {
 }
 
 export async function startSecuritySample(db: TestDatabase, logger: LoggerService): Promise<SecuritySample> {
-  const { entities: _entities, synchronize: _synchronize, ...database } = (await db.options([])) as any;
-  const config: SampleConfig = {
-    port: 0,
-    database: database as SampleDatabaseOptions,
-    jwtSecret: SECURITY_SAMPLE_SECRET,
-    admin: SECURITY_ADMIN,
-    bcryptRounds: 4,
-  };
-  const app = await createSampleApp(config, { logger });
-  const base = await listen(app);
-  return {
-    app,
-    base,
-    dataSource: app.get(DataSource),
-    async close() {
-      await app.close();
-      await db.cleanup();
-    },
-  };
+  const sample = await startSample(db, { jwtSecret: SECURITY_SAMPLE_SECRET, admin: SECURITY_ADMIN, logger });
+  return { app: sample.app, base: await listen(sample.app), dataSource: sample.dataSource, close: sample.close };
 }
 
 /** Every user's per-user session token and password hash, read from the database (the token column is select: false). */
