@@ -11,7 +11,7 @@ import { createSecretKey } from 'node:crypto';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import { DataSource } from 'typeorm';
 import { CurrentSession, SessionRevocationModule, SessionService, type SessionContext, type SessionRevocationModuleOptions } from '../lib/index.js';
-import { RevocationNotifier } from '../lib/revocation-notifier.js';
+import { RevocationNotifier } from '../lib/bus/revocation-notifier.js';
 import { BENCH_JWT, BENCH_SECRET, BenchUser, dataSourceOptions, serveIpc, StatementListener, type ServerConfig } from './common.js';
 
 const config: ServerConfig = JSON.parse(process.argv[2]);

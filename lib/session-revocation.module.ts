@@ -2,16 +2,16 @@ import { Inject, Logger, Module, Optional, type BeforeApplicationShutdown, type 
 import { PostgresRevocationBus } from './bus/postgres-revocation-bus.js';
 import { RedisRevocationBus } from './bus/redis-revocation-bus.js';
 import { RevocationCache } from './cache/revocation-cache.js';
-import { RevocationNotifier } from './revocation-notifier.js';
+import { RevocationNotifier } from './bus/revocation-notifier.js';
 import { DataSource } from 'typeorm';
 import type { SessionRevocationModuleOptions } from './interfaces/session-revocation-options.interface.js';
-import { resolveOptions, SessionRevocationConfigError, type ResolvedSessionRevocationOptions } from './options.validation.js';
-import { SessionEvents } from './session-events.js';
+import { resolveOptions, SessionRevocationConfigError, type ResolvedSessionRevocationOptions } from './session-revocation-options.js';
+import { SessionEvents } from './core/session-events.js';
 import { ConfigurableModuleClass, SESSION_REVOCATION_MODULE_OPTIONS } from './session-revocation.module-definition.js';
 import { LOGGER_CONTEXT, SESSION_DATA_SOURCE, SESSION_REVOCATION_CONFIG } from './session-revocation.constants.js';
 import { SessionGuard } from './session.guard.js';
 import { SessionService } from './session.service.js';
-import { SessionStore } from './session.store.js';
+import { SessionStore } from './typeorm/typeorm-session.store.js';
 import { SessionTokenSubscriber } from './typeorm/session-token.subscriber.js';
 
 /**

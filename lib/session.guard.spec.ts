@@ -1,4 +1,5 @@
-import { extractBearerToken, SessionGuard } from './session.guard.js';
+import { SessionGuard } from './session.guard.js';
+import { extractBearerToken } from './http/token-extractors.js';
 
 describe('extractBearerToken', () => {
   const req = (authorization?: unknown, rawHeaders?: string[]) => ({ headers: { authorization }, rawHeaders });

@@ -8,34 +8,15 @@ import {
   type ExecutionContext,
 } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
-import type { ResolvedSessionRevocationOptions } from './options.validation.js';
+import type { ResolvedSessionRevocationOptions } from './session-revocation-options.js';
 import {
   LOGGER_CONTEXT,
-  MAX_TOKEN_LENGTH,
   SESSION_CONTEXT_KEY,
   SESSION_REVOCATION_CONFIG,
   SKIP_SESSION_CHECK,
 } from './session-revocation.constants.js';
 import { SessionService, SessionStoreUnavailableError } from './session.service.js';
-
-/**
- * Reads a bearer token from a request's `Authorization` header. Returns `undefined` when
- * there is none and `null` when the header is present but unusable (wrong scheme, empty,
- * repeated, too long).
- */
-export function extractBearerToken(request: any): string | undefined | null {
-  const raw: string[] | undefined = request?.raw?.rawHeaders ?? request?.rawHeaders;
-  if (Array.isArray(raw)) {
-    let count = 0;
-    for (let i = 0; i < raw.length; i += 2) if (String(raw[i]).toLowerCase() === 'authorization') count++;
-    if (count > 1) return null;
-  }
-  const header = request?.headers?.authorization;
-  if (header === undefined) return undefined;
-  if (typeof header !== 'string' || header.length > MAX_TOKEN_LENGTH + 7) return null;
-  const match = /^Bearer[ ]+([A-Za-z0-9\-_.~+/]+=*)[ ]*$/i.exec(header);
-  return match ? match[1] : null;
-}
+import { extractBearerToken } from './http/token-extractors.js';
 
 /**
  * The global guard mounted by {@link SessionRevocationModule}. It authenticates the access

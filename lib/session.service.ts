@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, UnauthorizedException } from '@nestjs/commo
 import { JwtService } from '@nestjs/jwt';
 import { Observable } from 'rxjs';
 import { randomUUID } from 'node:crypto';
-import type { AuthSession } from './entities/index.js';
+import type { AuthSession } from './typeorm/entities/index.js';
 import type {
   IssuedTokens,
   SessionClientInfo,
@@ -10,12 +10,12 @@ import type {
   SessionInfo,
   UserId,
 } from './interfaces/session-context.interface.js';
-import type { ResolvedSessionRevocationOptions } from './options.validation.js';
+import type { ResolvedSessionRevocationOptions } from './session-revocation-options.js';
 import type { CachedSession, CachedUser } from './cache/revocation-cache.js';
-import { RevocationNotifier } from './revocation-notifier.js';
-import { SessionEvents, type SessionEventListener } from './session-events.js';
+import { RevocationNotifier } from './bus/revocation-notifier.js';
+import { SessionEvents, type SessionEventListener } from './core/session-events.js';
 import { ACCESS_TOKEN_TYP, LOGGER_CONTEXT, MAX_TOKEN_LENGTH, SESSION_ID_PATTERN, SESSION_REVOCATION_CONFIG } from './session-revocation.constants.js';
-import { SessionStore } from './session.store.js';
+import { SessionStore } from './typeorm/typeorm-session.store.js';
 import { FailClosed } from './utils/fail-closed.js';
 import { hmacFingerprint, jwtKey, newRefreshToken, safeEqual, sha256 } from './utils/crypto.js';
 

@@ -1,7 +1,7 @@
 import { JwtService } from '@nestjs/jwt';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { RevocationNotifier } from '../lib/revocation-notifier.js';
+import { RevocationNotifier } from '../lib/bus/revocation-notifier.js';
 import { createSampleApp } from '../sample/app.factory.js';
 import { EventsController } from '../sample/web/events.controller.js';
 import type { SampleConfig, SampleDatabaseOptions } from '../sample/config.js';

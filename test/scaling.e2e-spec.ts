@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { installSessionTokenTrigger, type SessionRevocationModuleOptions } from '../lib/index.js';
-import { RevocationNotifier } from '../lib/revocation-notifier.js';
+import { RevocationNotifier } from '../lib/bus/revocation-notifier.js';
 import {
   ENTITIES,
   eventually,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import type { IssuedTokens, SessionRevocationModuleOptions } from '../lib/index.js';
-import { RevocationNotifier } from '../lib/revocation-notifier.js';
+import { RevocationNotifier } from '../lib/bus/revocation-notifier.js';
 import { testDatabases, type TestDatabase } from './support/databases.js';
 import { captureLogs, keepAliveClient, listen, percentile, SecretRegistry, sleep, type LogCapture } from './support/security.js';
 import { createTestApp, TestUser, type TestApp } from './support/test-app.js';

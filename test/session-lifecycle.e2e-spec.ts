@@ -1,7 +1,7 @@
 import { firstValueFrom, timeout } from 'rxjs';
 import request from 'supertest';
 import type { SessionEvent } from '../lib/index.js';
-import { SessionStore } from '../lib/session.store.js';
+import { SessionStore } from '../lib/typeorm/typeorm-session.store.js';
 import { testDatabases } from './support/databases.js';
 import { hmacJwt } from './support/security.js';
 import { createTestApp, TestUser, type TestApp } from './support/test-app.js';

@@ -15,7 +15,7 @@ import {
   type SessionRevocationModuleExtras,
   type SessionRevocationModuleOptions,
 } from '../../lib/index.js';
-import { RevocationNotifier } from '../../lib/revocation-notifier.js';
+import { RevocationNotifier } from '../../lib/bus/revocation-notifier.js';
 import { TEST_SECRET, TestController, TestUser } from './test-app.js';
 
 /**

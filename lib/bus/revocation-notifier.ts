@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
-import type { RevocationBus } from './bus/revocation-bus.js';
-import { RevocationCache, type RevocationMessage } from './cache/revocation-cache.js';
-import { LOGGER_CONTEXT } from './session-revocation.constants.js';
+import type { RevocationBus } from './revocation-bus.js';
+import { RevocationCache, type RevocationMessage } from '../cache/revocation-cache.js';
+import { LOGGER_CONTEXT } from '../session-revocation.constants.js';
 
 /** Tuning of {@link RevocationNotifier}; the defaults are what the module uses. @internal */
 export interface RevocationNotifierOptions {

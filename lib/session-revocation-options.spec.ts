@@ -1,8 +1,8 @@
 import 'reflect-metadata';
 import { createHmac, generateKeyPairSync, KeyObject } from 'node:crypto';
 import { Entity, PrimaryGeneratedColumn } from 'typeorm';
-import { SessionTokenColumn } from './decorators/session-token-column.decorator.js';
-import { resolveOptions, SessionRevocationConfigError } from './options.validation.js';
+import { SessionTokenColumn } from './typeorm/session-token-column.decorator.js';
+import { resolveOptions, SessionRevocationConfigError } from './session-revocation-options.js';
 import { parseDuration } from './utils/duration.js';
 
 @Entity()

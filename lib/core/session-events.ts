@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
-import type { SessionEvent } from './interfaces/session-context.interface.js';
-import { LOGGER_CONTEXT } from './session-revocation.constants.js';
+import type { SessionEvent } from '../interfaces/session-context.interface.js';
+import { LOGGER_CONTEXT } from '../session-revocation.constants.js';
 
 /** A function that receives session events. */
 export type SessionEventListener = (event: SessionEvent) => void | Promise<void>;

@@ -1,4 +1,24 @@
-import { extractBearerToken } from './session.guard.js';
+import { MAX_TOKEN_LENGTH } from '../session-revocation.constants.js';
+
+/**
+ * Reads a bearer token from a request's `Authorization` header. Returns `undefined` when
+ * there is none and `null` when the header is present but unusable (wrong scheme, empty,
+ * repeated, too long).
+ */
+export function extractBearerToken(request: any): string | undefined | null {
+  const raw: string[] | undefined = request?.raw?.rawHeaders ?? request?.rawHeaders;
+  if (Array.isArray(raw)) {
+    let count = 0;
+    for (let i = 0; i < raw.length; i += 2) if (String(raw[i]).toLowerCase() === 'authorization') count++;
+    if (count > 1) return null;
+  }
+  const header = request?.headers?.authorization;
+  if (header === undefined) return undefined;
+  if (typeof header !== 'string' || header.length > MAX_TOKEN_LENGTH + 7) return null;
+  const match = /^Bearer[ ]+([A-Za-z0-9\-_.~+/]+=*)[ ]*$/i.exec(header);
+  return match ? match[1] : null;
+}
+
 
 /** Reads one cookie from a request's `Cookie` header (or `req.cookies` when a parser ran). */
 export function readCookie(request: any, name: string): string | undefined {

@@ -1,9 +1,9 @@
 import { jest } from '@jest/globals';
 import type { MessageEvent } from '@nestjs/common';
 import { Observable, Subject } from 'rxjs';
-import type { SessionInfo } from './interfaces/session-context.interface.js';
+import type { SessionInfo } from '../interfaces/session-context.interface.js';
 import { SESSION_STREAM_EVENTS, sessionEventStream } from './session-event-stream.js';
-import type { SessionEnded } from './session.service.js';
+import type { SessionEnded } from '../session.service.js';
 
 const SID = '6f1c1c43-6c1a-4c8e-9a43-2f3f1b5a9d10';
 const OTHER = '0b7c6a2e-3f0e-4c53-9a8e-1d2f3a4b5c6d';

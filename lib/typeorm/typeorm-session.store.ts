@@ -1,10 +1,10 @@
 import { IsNull, Not, type DataSource, type EntityMetadata, type FindOptionsWhere, type Repository } from 'typeorm';
 import { AuthRefreshToken, AuthRevocationEpoch, AuthSession, AuthUserState } from './entities/index.js';
-import type { UserId } from './interfaces/session-context.interface.js';
-import { getRevokingProperties, getSessionTokenProperty } from './typeorm/entity-metadata.js';
-import { randomTokenSql, sqlDialect } from './typeorm/session-token-sql.js';
-import { newSessionToken } from './utils/crypto.js';
-import { SESSION_ID_PATTERN } from './session-revocation.constants.js';
+import type { UserId } from '../interfaces/session-context.interface.js';
+import { getRevokingProperties, getSessionTokenProperty } from './entity-metadata.js';
+import { randomTokenSql, sqlDialect } from './session-token-sql.js';
+import { newSessionToken } from '../utils/crypto.js';
+import { SESSION_ID_PATTERN } from '../session-revocation.constants.js';
 
 const NUMERIC_TYPES = ['int', 'integer', 'bigint', 'smallint', 'int2', 'int4', 'int8', 'numeric', 'decimal', 'tinyint', 'mediumint'];
 

@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
-import type { RevocationBus, RevocationBusHandlers } from './bus/revocation-bus.js';
-import { RevocationCache, type CachedUser, type RevocationMessage } from './cache/revocation-cache.js';
+import type { RevocationBus, RevocationBusHandlers } from './revocation-bus.js';
+import { RevocationCache, type CachedUser, type RevocationMessage } from '../cache/revocation-cache.js';
 import { RevocationNotifier } from './revocation-notifier.js';
 
 /** A bus whose publish can be made to fail or to never answer. */

@@ -1,7 +1,7 @@
 import type { MessageEvent } from '@nestjs/common';
 import { Observable } from 'rxjs';
-import type { SessionContext } from './interfaces/session-context.interface.js';
-import type { SessionEnded, SessionService } from './session.service.js';
+import type { SessionContext } from '../interfaces/session-context.interface.js';
+import type { SessionEnded, SessionService } from '../session.service.js';
 
 /** Event types written by {@link sessionEventStream}. */
 export const SESSION_STREAM_EVENTS = {
