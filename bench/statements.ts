@@ -51,7 +51,7 @@ async function main(): Promise<void> {
       rows.push({ ...template, id: randomUUID(), createdAt: now, lastSeenAt: now });
     }
     for (let i = 0; i < rows.length; i += 500) await sessionRepo.insert(rows.slice(i, i + 500));
-    const live = await sessionRepo.countBy({ userId: String(user.id), revokedAt: IsNull() });
+    const live = await sessionRepo.countBy({ userId: String(user.id), endedAt: IsNull() });
     if (live !== count) throw new Error(`expected ${count} live sessions, found ${live}`);
     return user.id;
   }

@@ -1,5 +1,14 @@
 import { createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
-import type { SessionJwtAlgorithm, SessionRevocationModuleOptions } from './interfaces/session-revocation-options.interface.js';
+import type { DataSource, EntityTarget, ObjectLiteral } from 'typeorm';
+import type { RevocationBus } from './bus/revocation-bus.js';
+import { extractBearerToken } from './http/token-extractors.js';
+import type {
+  NonHttpContextPolicy,
+  SessionJwtAlgorithm,
+  SessionRevocationModuleOptions,
+} from './interfaces/session-revocation-options.interface.js';
+import { SessionRevocationConfigError } from './session-revocation.errors.js';
+import type { SessionStore } from './storage/session-store.interface.js';
 import { deriveKey } from './utils/crypto.js';
 import { parseDuration } from './utils/duration.js';
 import { DEFAULT_BUS_CHANNEL } from './session-revocation.constants.js';
@@ -8,9 +17,24 @@ import { getSessionTokenProperty } from './typeorm/entity-metadata.js';
 const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'];
 const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'];
 
-/** Options after validation, with every default applied (what `SessionGuard` subclasses see as `config`). */
+/** The bus the options ask for, resolved. */
+export type ResolvedBusOption =
+  | { kind: 'redis'; url: string; channel: string }
+  | { kind: 'postgres'; channel: string }
+  | { kind: 'custom'; bus: RevocationBus };
+
+/**
+ * The module's options after validation, every default applied, flat: what the library's parts
+ * and `SessionGuard` subclasses see (inject it with `@InjectSessionRevocationOptions()`).
+ */
 export interface ResolvedSessionRevocationOptions {
-  options: SessionRevocationModuleOptions;
+  /** The app's user entity (TypeORM store). */
+  userEntity?: EntityTarget<ObjectLiteral>;
+  /** The DataSource option as given (else the app's default DataSource is used). */
+  dataSource?: DataSource;
+  /** The store option as given (else the TypeORM store). */
+  store?: SessionStore;
+  /** Pinned JWT algorithm. */
   algorithm: SessionJwtAlgorithm;
   /**
    * The signing key, parsed once at startup: a secret `KeyObject` for HS*, a private one for
@@ -21,26 +45,35 @@ export interface ResolvedSessionRevocationOptions {
   verifyKey: KeyObject;
   /** Key of the session-token fingerprint (`sfp`), derived from the raw secret material. */
   fingerprintKey: Buffer;
+  /** `iss` written and required, if set. */
+  issuer?: string;
+  /** `aud` written and required, if set. */
+  audience?: string;
+  /** Access-token lifetime. */
   accessTtlMs: number;
+  /** Refresh-token lifetime (sliding). */
   refreshTtlMs: number;
+  /** Absolute session lifetime. */
   sessionMaxAgeMs: number;
+  /** Minimum time between two `lastSeenAt` writes of a session. */
   lastSeenIntervalMs: number;
+  /** Clock skew tolerated on `exp`/`nbf`. */
   clockToleranceSeconds: number;
-  /** 0 when the cache is off (strict mode). */
+  /** Most cache entries; 0 when the cache is off (strict mode). */
   cacheMax: number;
+  /** How long a cache entry may be served. */
   cacheTtlMs: number;
-  bus: { kind: 'redis'; url: string; channel: string } | { kind: 'postgres'; channel: string } | undefined;
+  /** The revocation bus, if any. */
+  bus: ResolvedBusOption | undefined;
+  /** What the guard does on RPC and WebSocket contexts. */
+  nonHttpContexts: NonHttpContextPolicy;
+  /** Reads the access token of a request: `undefined` when none, `null` when unusable. */
+  tokenExtractor: (request: any) => string | undefined | null;
+  /** The EventEmitter2-compatible emitter, if given. */
+  eventEmitter?: SessionRevocationModuleOptions['eventEmitter'];
 }
 
-
-
-/** Raised at startup when the module's options are unusable. */
-export class SessionRevocationConfigError extends Error {
-  constructor(option: string, problem: string) {
-    super(`SessionRevocationModule: option '${option}' ${problem}`);
-    this.name = 'SessionRevocationConfigError';
-  }
-}
+export { SessionRevocationConfigError };
 
 function duration(option: string, value: string | number | undefined, fallback: string): number {
   const ms = parseDuration(value ?? fallback);
@@ -51,7 +84,8 @@ function duration(option: string, value: string | number | undefined, fallback: 
 /** Validates options and applies defaults; throws {@link SessionRevocationConfigError}. */
 export function resolveOptions(options: SessionRevocationModuleOptions | undefined): ResolvedSessionRevocationOptions {
   if (!options || typeof options !== 'object') throw new SessionRevocationConfigError('options', 'are missing');
-  if (!options.userEntity) throw new SessionRevocationConfigError('userEntity', 'is required');
+  if (options.store !== undefined && !isStore(options.store)) throw new SessionRevocationConfigError('store', 'must implement the SessionStore interface');
+  if (!options.store && !options.userEntity) throw new SessionRevocationConfigError('userEntity', 'is required (or pass a store)');
   if (typeof options.userEntity === 'function' && !getSessionTokenProperty(options.userEntity)) {
     throw new SessionRevocationConfigError('userEntity', `(${options.userEntity.name}) has no @SessionTokenColumn() property`);
   }
@@ -99,18 +133,7 @@ export function resolveOptions(options: SessionRevocationModuleOptions | undefin
   if (options.nonHttpContexts && !['skip', 'deny'].includes(options.nonHttpContexts)) {
     throw new SessionRevocationConfigError('nonHttpContexts', "must be 'skip' or 'deny'");
   }
-  let bus: ResolvedSessionRevocationOptions['bus'];
-  if (options.redis !== undefined) {
-    if (typeof options.redis?.url !== 'string' || !/^rediss?:\/\//.test(options.redis.url)) {
-      throw new SessionRevocationConfigError('redis.url', "must be a redis:// or rediss:// URL");
-    }
-    bus = { kind: 'redis', url: options.redis.url, channel: channelName('redis.channel', options.redis.channel) };
-  }
-  if (options.postgresNotify) {
-    if (bus) throw new SessionRevocationConfigError('postgresNotify', "cannot be combined with 'redis': choose one bus");
-    const channel = typeof options.postgresNotify === 'object' ? options.postgresNotify.channel : undefined;
-    bus = { kind: 'postgres', channel: channelName('postgresNotify.channel', channel) };
-  }
+  const bus = resolveBus(options);
   let cacheMax = 0;
   let cacheTtlMs = 0;
   if (options.cache !== false) {
@@ -119,22 +142,71 @@ export function resolveOptions(options: SessionRevocationModuleOptions | undefin
     if (!Number.isInteger(cacheMax) || cacheMax < 1) throw new SessionRevocationConfigError('cache.max', 'must be a positive integer');
     cacheTtlMs = duration('cache.ttl', cache.ttl, bus ? '60s' : '5s');
   }
+  const extractor = options.tokenExtractor;
+  if (extractor !== undefined && typeof extractor !== 'function') throw new SessionRevocationConfigError('tokenExtractor', 'must be a function');
   return {
-    options,
-    cacheMax,
-    cacheTtlMs,
-    bus,
+    userEntity: options.userEntity,
+    dataSource: options.dataSource,
+    store: options.store,
     algorithm,
     signingKey,
     verifyKey,
     // From the raw material, as before keys were parsed: fingerprints stay valid across upgrades.
     fingerprintKey: deriveKey(jwt.fingerprintSecret ?? keyMaterial, 'session-token-fingerprint'),
+    issuer: jwt.issuer,
+    audience: jwt.audience,
     accessTtlMs,
     refreshTtlMs,
     sessionMaxAgeMs,
     lastSeenIntervalMs: duration('lastSeenInterval', options.lastSeenInterval, '1m'),
     clockToleranceSeconds,
+    cacheMax,
+    cacheTtlMs,
+    bus,
+    nonHttpContexts: options.nonHttpContexts ?? 'skip',
+    tokenExtractor: extractor ? safeExtractor(extractor) : extractBearerToken,
+    eventEmitter: options.eventEmitter,
   };
+}
+
+/** An app's extractor: a throw means an unusable token (null), a missing one `undefined`. */
+function safeExtractor(extract: (request: any) => string | undefined): (request: any) => string | undefined | null {
+  return (request) => {
+    try {
+      return extract(request) ?? undefined;
+    } catch {
+      return null;
+    }
+  };
+}
+
+/** One bus from `bus`, or from its aliases `redis` / `postgresNotify`. */
+function resolveBus(options: SessionRevocationModuleOptions): ResolvedBusOption | undefined {
+  const given = [options.bus !== undefined && 'bus', options.redis !== undefined && 'redis', !!options.postgresNotify && 'postgresNotify'].filter(Boolean);
+  if (given.length > 1) throw new SessionRevocationConfigError(String(given[1]), `cannot be combined with '${given[0]}': choose one bus`);
+  const bus = options.bus as Record<string, any> | undefined;
+  const redis = options.redis ?? (bus && 'redis' in bus ? bus.redis : undefined);
+  const postgres = options.postgresNotify || (bus && 'postgres' in bus ? bus.postgres : undefined);
+  const prefix = options.bus ? 'bus.' : '';
+  if (redis !== undefined) {
+    if (typeof redis?.url !== 'string' || !/^rediss?:\/\//.test(redis.url)) {
+      throw new SessionRevocationConfigError(`${prefix}redis.url`, 'must be a redis:// or rediss:// URL');
+    }
+    return { kind: 'redis', url: redis.url, channel: channelName(`${prefix}redis.channel`, redis.channel) };
+  }
+  if (postgres) {
+    const channel = typeof postgres === 'object' ? postgres.channel : undefined;
+    return { kind: 'postgres', channel: channelName(options.bus ? 'bus.postgres.channel' : 'postgresNotify.channel', channel) };
+  }
+  if (bus === undefined) return undefined;
+  if (typeof bus.start !== 'function' || typeof bus.publish !== 'function' || typeof bus.close !== 'function') {
+    throw new SessionRevocationConfigError('bus', 'must be { redis: { url } }, { postgres: true } or an object implementing RevocationBus (start, publish, close)');
+  }
+  return { kind: 'custom', bus: bus as RevocationBus };
+}
+
+function isStore(store: unknown): store is SessionStore {
+  return !!store && typeof store === 'object' && typeof (store as SessionStore).consumeRefreshToken === 'function' && typeof (store as SessionStore).findSession === 'function';
 }
 
 /** Key types each asymmetric algorithm family accepts (ES* also pins the curve). */

@@ -6,7 +6,9 @@ export const SESSION_TOKEN_COLUMN = 'session-revocation:session-token-column';
 export const REVOKES_SESSIONS_COLUMNS = 'session-revocation:revokes-sessions-columns';
 /** Injection token of the validated, defaulted configuration. */
 export const SESSION_REVOCATION_CONFIG = Symbol('SESSION_REVOCATION_CONFIG');
-/** Injection token of the TypeORM DataSource the library works on. */
+/** Injection token of the revocation bus instance (null without a bus). @internal */
+export const SESSION_REVOCATION_BUS = Symbol('SESSION_REVOCATION_BUS');
+/** Injection token of the TypeORM DataSource the library works on (null when a custom store needs none). */
 export const SESSION_DATA_SOURCE = Symbol('SESSION_DATA_SOURCE');
 /** Property of the request object that holds the authenticated {@link SessionContext}. */
 export const SESSION_CONTEXT_KEY = 'sessionContext';

@@ -1,5 +1,6 @@
 import { SessionGuard } from './session.guard.js';
 import { extractBearerToken } from './http/token-extractors.js';
+import { SessionRefusedError } from './session-revocation.errors.js';
 
 describe('extractBearerToken', () => {
   const req = (authorization?: unknown, rawHeaders?: string[]) => ({ headers: { authorization }, rawHeaders });
@@ -27,10 +28,16 @@ describe('extractBearerToken', () => {
 });
 
 describe('SessionGuard contexts', () => {
-  const config = (nonHttpContexts?: 'skip' | 'deny') => ({ options: { nonHttpContexts } }) as any;
+  const config = (nonHttpContexts: 'skip' | 'deny' = 'skip') => ({ nonHttpContexts, tokenExtractor: extractBearerToken }) as any;
   const reflector = { getAllAndOverride: () => undefined } as any;
   const adapterHost = { httpAdapter: { setHeader: (res: any, k: string, v: string) => (res.headers[k] = v) } } as any;
-  const sessions = (result: unknown) => ({ authenticate: async (token: string) => (token === 'good' ? result : null) }) as any;
+  const sessions = (result: unknown) =>
+    ({
+      authenticate: async (token: string) => {
+        if (token !== 'good') throw new SessionRefusedError('malformed');
+        return result;
+      },
+    }) as any;
   const context = (type: string, args: unknown[]) =>
     ({
       getType: () => type,

@@ -1,22 +1,10 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  ServiceUnavailableException,
-  UnauthorizedException,
-  type CanActivate,
-  type ExecutionContext,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
+import { SessionAuthenticator } from './core/session-authenticator.js';
+import { toHttpException } from './session-error.filter.js';
 import type { ResolvedSessionRevocationOptions } from './session-revocation-options.js';
-import {
-  LOGGER_CONTEXT,
-  SESSION_CONTEXT_KEY,
-  SESSION_REVOCATION_CONFIG,
-  SKIP_SESSION_CHECK,
-} from './session-revocation.constants.js';
-import { SessionService, SessionStoreUnavailableError } from './session.service.js';
-import { extractBearerToken } from './http/token-extractors.js';
+import { LOGGER_CONTEXT, SESSION_CONTEXT_KEY, SESSION_REVOCATION_CONFIG, SKIP_SESSION_CHECK } from './session-revocation.constants.js';
+import { SessionRefusedError, SessionStoreUnavailableError } from './session-revocation.errors.js';
 
 /**
  * The global guard mounted by {@link SessionRevocationModule}. It authenticates the access
@@ -35,7 +23,7 @@ export class SessionGuard implements CanActivate {
   /** @internal */
   constructor(
     protected readonly reflector: Reflector,
-    protected readonly sessions: SessionService,
+    protected readonly authenticator: SessionAuthenticator,
     @Inject(SESSION_REVOCATION_CONFIG) protected readonly config: ResolvedSessionRevocationOptions,
     protected readonly adapterHost: HttpAdapterHost,
   ) {}
@@ -47,24 +35,19 @@ export class SessionGuard implements CanActivate {
     if (type !== 'http' && type !== 'graphql') return this.handleNonHttp(context);
     const request = this.getRequest(context);
     const response = this.getResponse(context);
-    if (!request) throw this.refuse(response, true);
+    if (!request) throw this.refuse(response, new SessionRefusedError('malformed'), true);
     const token = this.extractToken(request);
-    if (token === undefined) throw this.refuse(response, false);
-    if (token === null) throw this.refuse(response, true);
-    let session;
+    if (token === undefined) throw this.refuse(response, new SessionRefusedError('malformed'), false);
+    if (token === null) throw this.refuse(response, new SessionRefusedError('malformed'), true);
     try {
-      session = await this.sessions.authenticate(token);
+      const session = await this.authenticator.authenticate(token);
+      request[SESSION_CONTEXT_KEY] = session;
+      if (request.user === undefined) request.user = session;
+      return true;
     } catch (error) {
-      if (error instanceof SessionStoreUnavailableError) {
-        this.logger.error(`session store unavailable, request refused: ${describe(error.cause)}`);
-        throw new ServiceUnavailableException();
-      }
+      if (error instanceof SessionRefusedError || error instanceof SessionStoreUnavailableError) throw this.refuse(response, error, true);
       throw error;
     }
-    if (!session) throw this.refuse(response, true);
-    request[SESSION_CONTEXT_KEY] = session;
-    if (request.user === undefined) request.user = session;
-    return true;
   }
 
   /** The request object of an HTTP or GraphQL context. */
@@ -79,13 +62,7 @@ export class SessionGuard implements CanActivate {
 
   /** The access token of a request: `undefined` when none, `null` when unusable. */
   protected extractToken(request: any): string | undefined | null {
-    const extractor = this.config.options.tokenExtractor;
-    if (!extractor) return extractBearerToken(request);
-    try {
-      return extractor(request) ?? undefined;
-    } catch {
-      return null;
-    }
+    return this.config.tokenExtractor(request);
   }
 
   /**
@@ -93,22 +70,19 @@ export class SessionGuard implements CanActivate {
    * default they are let through untouched (`nonHttpContexts: 'skip'`); `'deny'` refuses them.
    */
   protected handleNonHttp(_context: ExecutionContext): boolean {
-    return (this.config.options.nonHttpContexts ?? 'skip') === 'skip';
+    return this.config.nonHttpContexts === 'skip';
   }
 
-  private refuse(response: any, tokenSent: boolean): UnauthorizedException {
-    const value = tokenSent ? 'Bearer error="invalid_token"' : 'Bearer';
-    if (response) {
+  /** The HTTP error for a refusal or a store failure, with `WWW-Authenticate` on a 401. */
+  private refuse(response: any, error: SessionRefusedError | SessionStoreUnavailableError, tokenSent: boolean): Error {
+    const exception = toHttpException(error, this.logger);
+    if (response && exception.getStatus() === 401) {
       try {
-        this.adapterHost.httpAdapter?.setHeader(response, 'WWW-Authenticate', value);
+        this.adapterHost.httpAdapter?.setHeader(response, 'WWW-Authenticate', tokenSent ? 'Bearer error="invalid_token"' : 'Bearer');
       } catch {
         /* a response without headers (custom transport): the 401 still stands */
       }
     }
-    return new UnauthorizedException();
+    return exception;
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message.split('\n')[0].slice(0, 200)}` : 'unknown error';
 }

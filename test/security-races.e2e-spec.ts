@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { SessionStore } from '../lib/typeorm/typeorm-session.store.js';
+import { SessionStore } from '../lib/storage/session-store.interface.js';
 import type { IssuedTokens } from '../lib/index.js';
 import { testDatabases } from './support/databases.js';
 import { captureLogs, gate, keepAliveClient, SecretRegistry, sleep, type LogCapture, type RawResponse } from './support/security.js';

@@ -1,7 +1,7 @@
 import { firstValueFrom, timeout } from 'rxjs';
 import request from 'supertest';
 import type { SessionEvent } from '../lib/index.js';
-import { SessionStore } from '../lib/typeorm/typeorm-session.store.js';
+import { SessionStore } from '../lib/storage/session-store.interface.js';
 import { testDatabases } from './support/databases.js';
 import { hmacJwt } from './support/security.js';
 import { createTestApp, TestUser, type TestApp } from './support/test-app.js';
@@ -60,7 +60,7 @@ describe.each(testDatabases())('session lifecycle (%s)', (_name, database) => {
   it('lets exactly one of 20 parallel refreshes of one token consume it, and leaves at most one live successor', async () => {
     const user = await newUser();
     const { refreshToken } = await t.sessions.issue(user.id);
-    const store = t.app.get(SessionStore, { strict: false });
+    const store = t.app.get<SessionStore>(SessionStore, { strict: false });
     const consume = store.consumeRefreshToken.bind(store);
     let wins = 0;
     store.consumeRefreshToken = async (...args) => ((await consume(...args)) ? (wins++, true) : false);

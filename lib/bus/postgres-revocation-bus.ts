@@ -1,6 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { RevocationMessage } from '../cache/revocation-cache.js';
-import { parseRevocationMessage, type RevocationBus, type RevocationBusHandlers } from './revocation-bus.js';
+import { parseRevocationMessage, type RevocationBus, type RevocationBusHandlers, type RevocationMessage } from './revocation-bus.js';
 
 /** Longest wait for UNLISTEN when the bus closes; then the connection is dropped. @internal */
 const CLOSE_TIMEOUT_MS = 1000;

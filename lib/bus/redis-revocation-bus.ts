@@ -1,5 +1,4 @@
-import type { RevocationMessage } from '../cache/revocation-cache.js';
-import { parseRevocationMessage, type RevocationBus, type RevocationBusHandlers } from './revocation-bus.js';
+import { parseRevocationMessage, type RevocationBus, type RevocationBusHandlers, type RevocationMessage } from './revocation-bus.js';
 
 /** How long the publisher waits for Redis to answer one PUBLISH. @internal */
 export const REDIS_PUBLISH_TIMEOUT_MS = 1000;

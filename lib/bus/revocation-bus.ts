@@ -1,6 +1,10 @@
-import type { RevocationMessage } from '../cache/revocation-cache.js';
+/**
+ * A revocation announced to every instance: drop what the cache holds for one user, for one
+ * session, or everything.
+ */
+export type RevocationMessage = { t: 'user'; id: string } | { t: 'session'; id: string } | { t: 'all' };
 
-/** Callbacks a bus reports to. @internal */
+/** Callbacks a bus reports to. */
 export interface RevocationBusHandlers {
   /** A revocation from any instance (including this one). */
   message(message: RevocationMessage): void;
@@ -9,8 +13,11 @@ export interface RevocationBusHandlers {
 }
 
 /**
- * Carries revocations to every instance so their caches drop revoked entries at once.
- * @internal
+ * Carries revocations to every instance so their caches drop revoked entries at once. Implement it
+ * to bring your own transport (the module's `bus` option takes an instance): deliver every
+ * published message to every instance, this one included, and report `health(false)` whenever a
+ * message might be missed (the library then checks the store on every request until `health(true)`).
+ * Serialize messages with `JSON.stringify` and parse them with {@link parseRevocationMessage}.
  */
 export interface RevocationBus {
   /** Connects and subscribes. */
@@ -21,7 +28,7 @@ export interface RevocationBus {
   close(): Promise<void>;
 }
 
-/** Parses a bus payload; undefined for anything malformed. @internal */
+/** Parses a bus payload; undefined for anything malformed. */
 export function parseRevocationMessage(payload: string): RevocationMessage | undefined {
   try {
     const value = JSON.parse(payload);

@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
-import type { RevocationBus } from './revocation-bus.js';
-import { RevocationCache, type RevocationMessage } from '../cache/revocation-cache.js';
+import type { RevocationBus, RevocationMessage } from './revocation-bus.js';
+import { RevocationCache } from '../cache/revocation-cache.js';
 import { LOGGER_CONTEXT } from '../session-revocation.constants.js';
+import { describeError as describe } from '../session-revocation.errors.js';
 
 /** Tuning of {@link RevocationNotifier}; the defaults are what the module uses. @internal */
 export interface RevocationNotifierOptions {
@@ -211,6 +212,3 @@ export class RevocationNotifier {
   }
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message.split('\n')[0].slice(0, 200)}` : 'unknown error';
-}

@@ -1,4 +1,8 @@
+import type { RevocationMessage } from '../bus/revocation-bus.js';
+import type { SessionFacts } from '../core/session-liveness.js';
 import { LruCache } from './lru-cache.js';
+
+export type { RevocationMessage };
 
 /** What the guard needs per user: the keyed fingerprint of the current session token. */
 export interface CachedUser {
@@ -6,18 +10,12 @@ export interface CachedUser {
   fingerprint: string | null;
 }
 
-/** What the guard needs per session. */
-export interface CachedSession {
+/** What the guard needs per session: the liveness facts, and the user entry it was cached with. */
+export interface CachedSession extends SessionFacts {
   user: CachedUser;
-  userId: string;
-  createdAt: number;
-  expiresAt: number;
-  revokedAt: number | null;
   lastSeenAt: number;
 }
 
-/** A revocation announced to every instance. */
-export type RevocationMessage = { t: 'user'; id: string } | { t: 'session'; id: string } | { t: 'all' };
 
 /**
  * The guard's per-request cache: users and sessions in one bounded LRU. A session entry is
@@ -29,7 +27,7 @@ export type RevocationMessage = { t: 'user'; id: string } | { t: 'session'; id: 
 export class RevocationCache {
   private readonly lru: LruCache<CachedUser | CachedSession>;
   private generationCounter = 0;
-  private everythingCounter = 0;
+  private epochCounter = 0;
   private bypass: boolean;
 
   /** `enabled: false` is strict mode: nothing is ever served from the cache. */
@@ -42,9 +40,9 @@ export class RevocationCache {
     this.bypass = !enabled;
   }
 
-  /** Counts `{ t: 'all' }` revocations, so holders of derived state know to re-read. */
-  get everythingGeneration(): number {
-    return this.everythingCounter;
+  /** Counts `{ t: 'all' }` revocations, so holders of derived state (the epoch) know to re-read. */
+  get epochGeneration(): number {
+    return this.epochCounter;
   }
 
   /** Current invalidation generation; take it before a load, pass it to `set*`. */
@@ -94,7 +92,7 @@ export class RevocationCache {
     if (message.t === 'user') this.lru.delete(`u:${message.id}`);
     else if (message.t === 'session') this.lru.delete(`s:${message.id}`);
     else {
-      this.everythingCounter++;
+      this.epochCounter++;
       this.lru.clear();
     }
   }

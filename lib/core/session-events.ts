@@ -1,6 +1,7 @@
-import { Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { SessionEvent } from '../interfaces/session-context.interface.js';
-import { LOGGER_CONTEXT } from '../session-revocation.constants.js';
+import type { ResolvedSessionRevocationOptions } from '../session-revocation-options.js';
+import { LOGGER_CONTEXT, SESSION_REVOCATION_CONFIG } from '../session-revocation.constants.js';
 
 /** A function that receives session events. */
 export type SessionEventListener = (event: SessionEvent) => void | Promise<void>;
@@ -10,11 +11,15 @@ export type SessionEventListener = (event: SessionEvent) => void | Promise<void>
  * (as `session.<type>`) and to in-process listeners. Listener errors are logged, never thrown.
  * @internal
  */
+@Injectable()
 export class SessionEvents {
   private readonly logger = new Logger(LOGGER_CONTEXT);
   private readonly listeners = new Set<SessionEventListener>();
+  private readonly emitter?: ResolvedSessionRevocationOptions['eventEmitter'];
 
-  constructor(private readonly emitter?: { emit(event: string, payload: SessionEvent): unknown }) {}
+  constructor(@Optional() @Inject(SESSION_REVOCATION_CONFIG) config?: Pick<ResolvedSessionRevocationOptions, 'eventEmitter'>) {
+    this.emitter = config?.eventEmitter;
+  }
 
   on(listener: SessionEventListener): () => void {
     this.listeners.add(listener);

@@ -1,4 +1,6 @@
 import type { DataSource, EntityTarget, ObjectLiteral } from 'typeorm';
+import type { RevocationBus } from '../bus/revocation-bus.js';
+import type { SessionStore } from '../storage/session-store.interface.js';
 import type { SessionEvent } from './session-context.interface.js';
 
 /** JWT algorithms the library accepts. `none` is never accepted. */
@@ -65,10 +67,28 @@ export interface SessionPostgresNotifyOptions {
   channel?: string;
 }
 
+/**
+ * The bus that pushes revocations to every instance: Redis pub/sub, PostgreSQL LISTEN/NOTIFY on
+ * the app's DataSource, or any object implementing {@link RevocationBus} (an app's own ioredis or
+ * Redis Cluster client, NATS, ...).
+ */
+export type SessionBusOption =
+  | { redis: SessionRedisOptions }
+  | { postgres: true | SessionPostgresNotifyOptions }
+  | RevocationBus;
+
 /** Options of {@link SessionRevocationModule}. */
 export interface SessionRevocationModuleOptions {
-  /** The application's user entity; it must have a `@SessionTokenColumn()`. */
-  userEntity: EntityTarget<ObjectLiteral>;
+  /**
+   * The application's user entity; it must have a `@SessionTokenColumn()`. Required with the
+   * default TypeORM store; not used when `store` is given.
+   */
+  userEntity?: EntityTarget<ObjectLiteral>;
+  /**
+   * Where sessions live. Default: the TypeORM store on the app's DataSource. Pass a
+   * `MemorySessionStore` for tests without a database, or your own {@link SessionStore}.
+   */
+  store?: SessionStore;
   /** Token signing and lifetimes. */
   jwt: SessionJwtOptions;
   /** The DataSource to use. Default: the one registered by `TypeOrmModule.forRoot()`. */
@@ -78,9 +98,11 @@ export interface SessionRevocationModuleOptions {
    * staleness across instances without a bus). Default `{ max: 10000 }` with the TTLs above.
    */
   cache?: false | SessionCacheOptions;
-  /** Push revocations to every instance over Redis pub/sub. */
+  /** Push revocations to every instance (see {@link SessionBusOption}). Default: none (single instance, or cache TTL bounds). */
+  bus?: SessionBusOption;
+  /** Alias of `bus: { redis }`. */
   redis?: SessionRedisOptions;
-  /** Push revocations to every instance over PostgreSQL LISTEN/NOTIFY (`true` for defaults). */
+  /** Alias of `bus: { postgres }`. */
   postgresNotify?: boolean | SessionPostgresNotifyOptions;
   /** Minimum time between two `lastSeenAt` writes of one session. Default `'1m'`. */
   lastSeenInterval?: string | number;

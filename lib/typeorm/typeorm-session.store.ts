@@ -1,223 +1,158 @@
-import { IsNull, Not, type DataSource, type EntityMetadata, type FindOptionsWhere, type Repository } from 'typeorm';
-import { AuthRefreshToken, AuthRevocationEpoch, AuthSession, AuthUserState } from './entities/index.js';
+import { IsNull, Not, type DataSource, type FindOptionsWhere, type Repository } from 'typeorm';
 import type { UserId } from '../interfaces/session-context.interface.js';
-import { getRevokingProperties, getSessionTokenProperty } from './entity-metadata.js';
-import { randomTokenSql, sqlDialect } from './session-token-sql.js';
-import { newSessionToken } from '../utils/crypto.js';
-import { SESSION_ID_PATTERN } from '../session-revocation.constants.js';
+import { SessionStoreUnavailableError } from '../session-revocation.errors.js';
+import type { RefreshTokenRecord, SessionChanges, SessionRecord, SessionStore, UserSnapshot } from '../storage/session-store.interface.js';
+import { AuthRefreshToken, AuthRevocationEpoch, AuthSession, AuthUserState, SESSION_REVOCATION_ENTITIES } from './entities/index.js';
+import { TypeOrmUserTable } from './typeorm-user-table.js';
 
-const NUMERIC_TYPES = ['int', 'integer', 'bigint', 'smallint', 'int2', 'int4', 'int8', 'numeric', 'decimal', 'tinyint', 'mediumint'];
+const EPOCH_ID = 'global';
 
 /**
- * All SQL the library runs, in one place. Every method is a fixed, small number of
- * statements whatever the number of sessions.
- * @internal
+ * The default {@link SessionStore}: the library's four tables (`SESSION_REVOCATION_ENTITIES`) and
+ * the app's user table, on the app's TypeORM DataSource. Every method is one or two statements
+ * whatever the number of sessions. A failing query throws `SessionStoreUnavailableError`, except a
+ * value the column cannot hold (SQLSTATE class 22) in a read, which reads as "not found".
  */
-export class SessionStore {
-  readonly users: EntityMetadata;
-  readonly tokenColumn: string;
-  private readonly numericUserId: boolean;
-  private readonly maxUserId: number;
-  private readonly uuidUserId: boolean;
+export class TypeOrmSessionStore implements SessionStore {
+  private readonly users: TypeOrmUserTable;
   private readonly sessions: Repository<AuthSession>;
   private readonly refreshTokens: Repository<AuthRefreshToken>;
   private readonly userStates: Repository<AuthUserState>;
   private readonly epochs: Repository<AuthRevocationEpoch>;
 
-  constructor(private readonly dataSource: DataSource, userEntity: Function) {
-    for (const entity of [AuthSession, AuthRefreshToken, AuthUserState, AuthRevocationEpoch]) {
+  /**
+   * @param dataSource the app's initialized DataSource, with `SESSION_REVOCATION_ENTITIES` among its entities
+   * @param userEntity the app's user entity (with a `@SessionTokenColumn()`)
+   */
+  constructor(dataSource: DataSource, userEntity: Function) {
+    for (const entity of SESSION_REVOCATION_ENTITIES) {
       if (!dataSource.hasMetadata(entity)) {
-        throw new Error(
-          `SessionRevocationModule: the DataSource does not know ${entity.name}; add SESSION_REVOCATION_ENTITIES to its 'entities'`,
-        );
+        throw new Error(`SessionRevocationModule: the DataSource does not know ${entity.name}; add SESSION_REVOCATION_ENTITIES to its 'entities'`);
       }
     }
-    if (!dataSource.hasMetadata(userEntity)) {
-      throw new Error(`SessionRevocationModule: option 'userEntity' (${userEntity.name}) is not an entity of the DataSource`);
-    }
-    this.users = dataSource.getMetadata(userEntity);
-    if (this.users.primaryColumns.length !== 1) {
-      throw new Error(`SessionRevocationModule: option 'userEntity' (${userEntity.name}) needs a single-column primary key`);
-    }
-    this.tokenColumn = getSessionTokenProperty(userEntity)!;
-    const pk = this.users.primaryColumns[0];
-    const dbType = String(pk.type === Number ? 'integer' : pk.type).toLowerCase();
-    this.numericUserId = pk.type === Number || NUMERIC_TYPES.includes(dbType);
-    this.uuidUserId = dbType === 'uuid';
-    // Ids a column cannot hold are refused before any query (PostgreSQL/MySQL integers are 32-bit).
-    const sqlite = sqlDialect(dataSource) === 'sqlite';
-    this.maxUserId = sqlite || /big|int8|numeric|decimal/.test(dbType) ? Number.MAX_SAFE_INTEGER : /small|int2/.test(dbType) ? 32767 : 2147483647;
+    this.users = new TypeOrmUserTable(dataSource, userEntity);
     this.sessions = dataSource.getRepository(AuthSession);
     this.refreshTokens = dataSource.getRepository(AuthRefreshToken);
     this.userStates = dataSource.getRepository(AuthUserState);
     this.epochs = dataSource.getRepository(AuthRevocationEpoch);
   }
 
-  /** Parses a `sub` claim back into the entity's id type; undefined when it cannot be an id. */
   parseUserId(sub: unknown): UserId | undefined {
-    if (typeof sub !== 'string' || sub.length === 0 || sub.length > 64) return undefined;
-    if (this.uuidUserId) return SESSION_ID_PATTERN.test(sub) ? sub : undefined;
-    // eslint-disable-next-line no-control-regex
-    if (!this.numericUserId) return /[\u0000-\u001f]/.test(sub) ? undefined : sub;
-    if (!/^[1-9]\d{0,15}$/.test(sub)) return undefined;
-    const id = Number(sub);
-    return Number.isSafeInteger(id) && id <= this.maxUserId ? id : undefined;
+    return this.users.parseUserId(sub);
   }
 
-  /** The primary key of a user entity object, or the id itself. */
-  userIdOf(user: unknown): UserId {
-    if (typeof user === 'string' || typeof user === 'number') return user;
-    const id = user && typeof user === 'object' ? this.users.primaryColumns[0].getEntityValue(user as object) : undefined;
-    if (id === undefined || id === null) throw new Error('SessionService: the user has no primary key value');
-    return id;
+  userIdOf(user: object | UserId): UserId {
+    return this.users.userIdOf(user);
   }
 
-  /** The user's current session token; null when the user does not exist. */
-  async getUserToken(userId: UserId): Promise<string | null> {
-    const alias = 'u';
-    const row = await this.dataSource
-      .createQueryBuilder()
-      .select(`${alias}.${this.tokenColumn}`, 'token')
-      .from(this.users.target, alias)
-      .where(`${alias}.${this.users.primaryColumns[0].propertyName} = :id`, { id: userId })
-      .getRawOne<{ token: string | null }>();
-    return row ? row.token : null;
+  credentialsOf(user: object | UserId): Record<string, unknown> {
+    return this.users.credentialsOf(user);
   }
 
-  /**
-   * The user's session token and the given columns, read in one statement (entity values,
-   * transformers applied); null when the user does not exist.
-   */
-  async getUserState(userId: UserId, properties: string[]): Promise<{ token: string | null; values: Record<string, unknown> } | null> {
-    const pk = this.users.primaryColumns[0].propertyName;
-    const row = await this.dataSource
-      .createQueryBuilder(this.users.target, 'u')
-      .select([...new Set([pk, this.tokenColumn, ...properties])].map((p) => `u.${p}`))
-      .where(`u.${pk} = :id`, { id: userId })
-      .getOne();
-    if (!row) return null;
-    const values = row as Record<string, unknown>;
-    return { token: (values[this.tokenColumn] as string | null | undefined) ?? null, values };
+  getSessionToken(userId: UserId): Promise<string | null> {
+    return read(() => this.users.getSessionToken(userId), null);
   }
 
-  /** The `@RevokesSessions()` values an entity object carries (what its credentials were checked against). */
-  revokingValuesOf(user: unknown): Record<string, unknown> {
-    if (!user || typeof user !== 'object') return {};
-    const values: Record<string, unknown> = {};
-    for (const property of getRevokingProperties(this.users.target as Function)) {
-      const value = (user as Record<string, unknown>)[property];
-      if (value !== undefined) values[property] = value;
-    }
-    return values;
+  getUser(userId: UserId, credentials: string[]): Promise<UserSnapshot | null> {
+    return read(() => this.users.getUser(userId, credentials), null);
   }
 
-  /**
-   * Gives a user without a session token (e.g. rows created before adoption) a fresh one;
-   * returns the current token either way, or null when the user does not exist.
-   */
-  async ensureUserToken(userId: UserId): Promise<{ token: string | null; created: boolean }> {
-    const token = await this.getUserToken(userId);
-    if (token !== null) return { token, created: false };
-    await this.dataSource
-      .createQueryBuilder()
-      .update(this.users.target)
-      .set({ [this.tokenColumn]: newSessionToken() })
-      .where({ [this.users.primaryColumns[0].propertyName]: userId, [this.tokenColumn]: IsNull() })
-      .callListeners(false) // the subscriber drops plain token values from updates; the service announces it
-      .execute();
-    return { token: await this.getUserToken(userId), created: true };
+  ensureSessionToken(userId: UserId): Promise<{ sessionToken: string | null; created: boolean }> {
+    return read(() => this.users.ensureSessionToken(userId), { sessionToken: null, created: false });
   }
 
-  /** Regenerates the user's session token (one UPDATE). */
-  async rotateUserToken(userId: UserId): Promise<void> {
-    const dialect = sqlDialect(this.dataSource);
-    const value = dialect ? () => randomTokenSql(dialect) : newSessionToken();
-    await this.dataSource
-      .createQueryBuilder()
-      .update(this.users.target)
-      .set({ [this.tokenColumn]: value })
-      .where({ [this.users.primaryColumns[0].propertyName]: userId })
-      .callListeners(false) // the service announces this revocation itself
-      .execute();
+  rotateSessionToken(userId: UserId): Promise<void> {
+    return write(() => this.users.rotateSessionToken(userId));
   }
 
-  createSession(session: AuthSession): Promise<AuthSession> {
-    return this.sessions.save(session);
+  createSession(session: SessionRecord): Promise<void> {
+    return write(async () => void (await this.sessions.insert(session)));
   }
 
-  findSession(sessionId: string): Promise<AuthSession | null> {
-    return this.sessions.findOneBy({ id: sessionId });
+  findSession(sessionId: string): Promise<SessionRecord | null> {
+    return read(() => this.sessions.findOneBy({ id: sessionId }), null);
   }
 
-  async listLiveSessions(userId: UserId, now: number, revokedBefore: number): Promise<AuthSession[]> {
-    return this.sessions
-      .createQueryBuilder('s')
-      .where('s.userId = :userId', { userId: String(userId) })
-      .andWhere('s.revokedAt IS NULL')
-      .andWhere('s.expiresAt > :now', { now })
-      .andWhere('s.createdAt > :revokedBefore', { revokedBefore })
-      .orderBy('s.createdAt', 'DESC')
-      .getMany();
+  listOpenSessions(userId: UserId): Promise<SessionRecord[]> {
+    return read(() => this.sessions.find({ where: { userId: String(userId), endedAt: IsNull() }, order: { createdAt: 'DESC' } }), []);
   }
 
-  async touchSession(sessionId: string, now: number): Promise<void> {
-    await this.sessions.update({ id: sessionId }, { lastSeenAt: now });
+  updateSession(sessionId: string, changes: SessionChanges): Promise<void> {
+    return write(async () => void (await this.sessions.update({ id: sessionId }, changes)));
   }
 
-  async updateSession(sessionId: string, changes: Partial<AuthSession>): Promise<void> {
-    await this.sessions.update({ id: sessionId }, changes);
+  endSession(sessionId: string, end: { reason: string; at: number; userId?: UserId }): Promise<boolean> {
+    const where: FindOptionsWhere<AuthSession> = { id: sessionId, endedAt: IsNull() };
+    if (end.userId !== undefined) where.userId = String(end.userId);
+    return write(async () => affected(await this.sessions.update(where, { endedAt: end.at, endReason: end.reason })) > 0);
   }
 
-  /** Ends one session if it is live and belongs to the user; returns whether it did. */
-  async revokeSession(sessionId: string, userId: UserId | undefined, reason: string, now: number): Promise<boolean> {
-    const where: FindOptionsWhere<AuthSession> = { id: sessionId, revokedAt: IsNull() };
-    if (userId !== undefined) where.userId = String(userId);
-    const result = await this.sessions.update(where, { revokedAt: now, revokedReason: reason });
-    return (result.affected ?? 0) > 0;
+  endUserSessions(userId: UserId, end: { reason: string; at: number; except?: string }): Promise<number> {
+    const where: FindOptionsWhere<AuthSession> = { userId: String(userId), endedAt: IsNull() };
+    if (end.except) where.id = Not(end.except);
+    return write(async () => affected(await this.sessions.update(where, { endedAt: end.at, endReason: end.reason })));
   }
 
-  /** Ends every live session of a user, except one if given (one UPDATE). */
-  async revokeUserSessions(userId: UserId, reason: string, now: number, except?: string): Promise<number> {
-    const where: FindOptionsWhere<AuthSession> = { userId: String(userId), revokedAt: IsNull() };
-    if (except) where.id = Not(except);
-    const result = await this.sessions.update(where, { revokedAt: now, revokedReason: reason });
-    return result.affected ?? 0;
+  addRefreshToken(token: RefreshTokenRecord): Promise<void> {
+    return write(async () => void (await this.refreshTokens.insert(token)));
   }
 
-  async addRefreshToken(token: AuthRefreshToken): Promise<void> {
-    await this.refreshTokens.insert(token);
+  consumeRefreshToken(tokenHash: string, at: number): Promise<boolean> {
+    // Compare-and-set in one UPDATE: of any number of concurrent calls, one sees a row affected.
+    return write(async () => affected(await this.refreshTokens.update({ tokenHash, usedAt: IsNull() }, { usedAt: at })) === 1);
   }
 
-  /** Atomically marks a refresh token used; true only for the one caller that did. */
-  async consumeRefreshToken(tokenHash: string, now: number): Promise<boolean> {
-    const result = await this.refreshTokens.update({ tokenHash, usedAt: IsNull() }, { usedAt: now });
-    return result.affected === 1;
+  findRefreshToken(tokenHash: string): Promise<RefreshTokenRecord | null> {
+    return read(() => this.refreshTokens.findOneBy({ tokenHash }), null);
   }
 
-  findRefreshToken(tokenHash: string): Promise<AuthRefreshToken | null> {
-    return this.refreshTokens.findOneBy({ tokenHash });
+  retireRefreshTokens(sessionId: string, at: number): Promise<void> {
+    return write(async () => void (await this.refreshTokens.update({ sessionId, usedAt: IsNull() }, { usedAt: at })));
   }
 
-  /** Marks every unused refresh token of a session used (after a renewal). */
-  async retireRefreshTokens(sessionId: string, now: number): Promise<void> {
-    await this.refreshTokens.update({ sessionId, usedAt: IsNull() }, { usedAt: now });
+  isBlocked(userId: UserId): Promise<boolean> {
+    return read(async () => !!(await this.userStates.findOneBy({ userId: String(userId) }))?.blockedAt, false);
   }
 
-  async isBlocked(userId: UserId): Promise<boolean> {
-    const state = await this.userStates.findOneBy({ userId: String(userId) });
-    return !!state?.blockedAt;
+  setBlocked(userId: UserId, blockedAt: number | null): Promise<void> {
+    return write(async () => void (await this.userStates.upsert({ userId: String(userId), blockedAt }, ['userId'])));
   }
 
-  async setBlocked(userId: UserId, blockedAt: number | null): Promise<void> {
-    await this.userStates.upsert({ userId: String(userId), blockedAt }, ['userId']);
+  getEpoch(): Promise<number> {
+    return read(async () => (await this.epochs.findOneBy({ id: EPOCH_ID }))?.epoch ?? 0, 0);
   }
 
-  async getRevokedBefore(): Promise<number> {
-    const row = await this.epochs.findOneBy({ id: 'global' });
-    return row?.revokedBefore ?? 0;
+  setEpoch(epoch: number): Promise<void> {
+    return write(async () => void (await this.epochs.upsert({ id: EPOCH_ID, epoch }, ['id'])));
   }
+}
 
-  async setRevokedBefore(revokedBefore: number): Promise<void> {
-    await this.epochs.upsert({ id: 'global', revokedBefore }, ['id']);
+function affected(result: { affected?: number | null }): number {
+  return result.affected ?? 0;
+}
+
+/** Runs a read; a value the column type cannot hold names no row. Any other failure: the store is unavailable. */
+async function read<T>(query: () => Promise<T>, notFound: T): Promise<T> {
+  try {
+    return await query();
+  } catch (error) {
+    if (isDataException(error)) return notFound;
+    throw new SessionStoreUnavailableError(error);
   }
+}
+
+/** Runs a write; any failure means the store is unavailable (the caller fails closed). */
+async function write<T>(query: () => Promise<T>): Promise<T> {
+  try {
+    return await query();
+  } catch (error) {
+    throw new SessionStoreUnavailableError(error);
+  }
+}
+
+/** SQLSTATE class 22 (data exception: out of range, invalid text representation, ...). */
+function isDataException(error: unknown): boolean {
+  const e = error as { code?: unknown; sqlState?: unknown; driverError?: { code?: unknown; sqlState?: unknown } } | null;
+  const state = e?.driverError?.sqlState ?? e?.sqlState ?? e?.driverError?.code ?? e?.code;
+  return typeof state === 'string' && state.length === 5 && state.startsWith('22');
 }

@@ -1,7 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { epochMs } from './epoch-ms.transformer.js';
 
-/** Global revocation epoch: every session created at or before `revokedBefore` is over. */
+/** The revocation epoch: every session created at or before `epoch` is over. */
 @Entity('auth_revocation_epochs')
 export class AuthRevocationEpoch {
   /** Always `'global'`. */
@@ -9,6 +9,6 @@ export class AuthRevocationEpoch {
   id: string;
 
   /** Sessions created at or before this time (ms since epoch) are ended. */
-  @Column({ type: 'bigint', transformer: epochMs })
-  revokedBefore: number;
+  @Column({ name: 'revokedBefore', type: 'bigint', transformer: epochMs })
+  epoch: number;
 }

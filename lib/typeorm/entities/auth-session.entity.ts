@@ -1,9 +1,10 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import type { SessionRecord } from '../../storage/session-store.interface.js';
 import { epochMs } from './epoch-ms.transformer.js';
 
 /** A server-side session: one login on one device, and its refresh-token family. */
 @Entity('auth_sessions')
-export class AuthSession {
+export class AuthSession implements SessionRecord {
   /** Session id, carried as `sid` in access tokens. */
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id: string;
@@ -14,8 +15,8 @@ export class AuthSession {
   userId: string;
 
   /** Keyed fingerprint of the user's session token when the session was (re)issued. */
-  @Column({ type: 'varchar', length: 64 })
-  userTokenFingerprint: string;
+  @Column({ name: 'userTokenFingerprint', type: 'varchar', length: 64 })
+  sessionTokenFingerprint: string;
 
   /** User agent at login. */
   @Column({ type: 'varchar', length: 512, nullable: true })
@@ -42,10 +43,10 @@ export class AuthSession {
   absoluteExpiresAt: number;
 
   /** When the session was ended, if it was (ms since epoch). */
-  @Column({ type: 'bigint', nullable: true, transformer: epochMs })
-  revokedAt: number | null;
+  @Column({ name: 'revokedAt', type: 'bigint', nullable: true, transformer: epochMs })
+  endedAt: number | null;
 
   /** Why it was ended. */
-  @Column({ type: 'varchar', length: 64, nullable: true })
-  revokedReason: string | null;
+  @Column({ name: 'revokedReason', type: 'varchar', length: 64, nullable: true })
+  endReason: string | null;
 }

@@ -1,0 +1,31 @@
+import { Catch, HttpException, Logger, ServiceUnavailableException, UnauthorizedException, type ArgumentsHost } from '@nestjs/common';
+import { BaseExceptionFilter } from '@nestjs/core';
+import { LOGGER_CONTEXT } from './session-revocation.constants.js';
+import { describeError, SessionRefusedError, SessionStoreUnavailableError } from './session-revocation.errors.js';
+
+/**
+ * Answers the library's typed errors over HTTP: a `SessionRefusedError` becomes a 401 with Nest's
+ * generic body (the reason is logged at debug level, never sent), a `SessionStoreUnavailableError`
+ * a 503 (logged without parameters). The module mounts it globally (`APP_FILTER`); it catches
+ * nothing else, so an app's own filters and programmer errors (500) are untouched.
+ */
+@Catch(SessionRefusedError, SessionStoreUnavailableError)
+export class SessionErrorFilter extends BaseExceptionFilter {
+  private readonly logger = new Logger(LOGGER_CONTEXT);
+
+  catch(error: SessionRefusedError | SessionStoreUnavailableError, host: ArgumentsHost): unknown {
+    const mapped = toHttpException(error, this.logger);
+    if (host.getType() === 'http') return super.catch(mapped, host);
+    return mapped; // GraphQL and other transports take the returned error
+  }
+}
+
+/** The HTTP exception a library error maps to (logging the store failure). @internal */
+export function toHttpException(error: SessionRefusedError | SessionStoreUnavailableError, logger: Logger): HttpException {
+  if (error instanceof SessionStoreUnavailableError) {
+    logger.error(`session store unavailable, request refused: ${describeError(error.cause)}`);
+    return new ServiceUnavailableException();
+  }
+  logger.debug(`session refused: ${error.reason}`);
+  return new UnauthorizedException();
+}

@@ -1,0 +1,60 @@
+/**
+ * Why a token or a session was refused. It reaches the log and the session events, never a
+ * response body (every refusal answers the same generic 401).
+ *
+ * - `malformed`: not a token of this library (bad signature, algorithm, claims, length).
+ * - `expired`: the access token, the refresh token or the session has run out.
+ * - `unknown`: no such session, refresh token or user.
+ * - `revoked`: the session was ended (logout, device list, "log out everywhere", an epoch).
+ * - `rotated`: the user's session token changed since the token was issued (password change by any path).
+ * - `reused`: a refresh token was presented a second time; its whole family has ended.
+ * - `blocked`: the user is blocked.
+ * - `race`: a login or renewal lost a race with a block or a credential change.
+ */
+export type SessionRefusalReason = 'malformed' | 'expired' | 'unknown' | 'revoked' | 'rotated' | 'reused' | 'blocked' | 'race';
+
+/** Base class of every error the library throws on purpose. */
+export class SessionRevocationError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * A token or session was refused. The module's exception filter answers it with a generic 401;
+ * `reason` is for logs and events only.
+ */
+export class SessionRefusedError extends SessionRevocationError {
+  /** The HTTP status it maps to. */
+  readonly status = 401;
+
+  constructor(readonly reason: SessionRefusalReason) {
+    super(`session refused: ${reason}`);
+  }
+}
+
+/**
+ * The session store (database) could not answer. Requests that needed it are refused with 503:
+ * the library fails closed, never open.
+ */
+export class SessionStoreUnavailableError extends SessionRevocationError {
+  /** The HTTP status it maps to. */
+  readonly status = 503;
+
+  constructor(cause: unknown) {
+    super('session store unavailable', { cause });
+  }
+}
+
+/** Raised at startup when the module's options are unusable; the message names the option. */
+export class SessionRevocationConfigError extends SessionRevocationError {
+  constructor(option: string, problem: string) {
+    super(`SessionRevocationModule: option '${option}' ${problem}`);
+  }
+}
+
+/** A short description of an error for a log line: name and first line, never a driver's dump. @internal */
+export function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message.split('\n')[0].slice(0, 200)}` : 'unknown error';
+}

@@ -1,0 +1,168 @@
+import type { UserId } from '../interfaces/session-context.interface.js';
+import { newSessionToken } from '../utils/crypto.js';
+import type { RefreshTokenRecord, SessionChanges, SessionRecord, SessionStore, UserSnapshot } from './session-store.interface.js';
+
+interface MemoryUser {
+  id: UserId;
+  sessionToken: string | null;
+  blockedAt: number | null;
+}
+
+/**
+ * A {@link SessionStore} in process memory: for unit tests of an app's controllers without a
+ * database, and for single-process demos. Nothing survives a restart and nothing is shared between
+ * instances, so do not use it in production.
+ *
+ * The app's users are not in a table here: a user exists once it was added with {@link addUser}
+ * (or, by default, once a session was issued for it). Credential-change detection
+ * (`@RevokesSessions()`) needs the TypeORM store; with this one, end sessions explicitly with
+ * `SessionService.invalidateSessions()`.
+ *
+ * ```ts
+ * SessionRevocationModule.forRoot({ store: new MemorySessionStore(), jwt: { secret } })
+ * ```
+ */
+export class MemorySessionStore implements SessionStore {
+  private readonly users = new Map<string, MemoryUser>();
+  private readonly sessions = new Map<string, SessionRecord>();
+  private readonly refreshTokens = new Map<string, RefreshTokenRecord>();
+  private epoch = 0;
+
+  /**
+   * @param options.autoCreateUsers whether an unknown user id is added on first use (default true);
+   *   with false, only users given to {@link addUser} can log in.
+   */
+  constructor(private readonly options: { autoCreateUsers?: boolean } = {}) {}
+
+  /** Adds a user (with a fresh session token); returns its id. */
+  addUser(id: UserId): UserId {
+    if (!this.users.has(String(id))) this.users.set(String(id), { id, sessionToken: newSessionToken(), blockedAt: null });
+    return id;
+  }
+
+  /** Removes a user: every token of theirs is refused from then on. */
+  removeUser(id: UserId): void {
+    this.users.delete(String(id));
+  }
+
+  parseUserId(sub: unknown): UserId | undefined {
+    return typeof sub === 'string' ? this.users.get(sub)?.id : undefined;
+  }
+
+  userIdOf(user: object | UserId): UserId {
+    if (typeof user === 'string' || typeof user === 'number') return user;
+    const id = (user as { id?: unknown })?.id;
+    if (typeof id !== 'string' && typeof id !== 'number') throw new TypeError('MemorySessionStore: the user object has no id');
+    return id;
+  }
+
+  credentialsOf(): Record<string, unknown> {
+    return {};
+  }
+
+  async getSessionToken(userId: UserId): Promise<string | null> {
+    return this.user(userId)?.sessionToken ?? null;
+  }
+
+  async getUser(userId: UserId): Promise<UserSnapshot | null> {
+    const user = this.user(userId);
+    return user ? { sessionToken: user.sessionToken, credentials: {} } : null;
+  }
+
+  async ensureSessionToken(userId: UserId): Promise<{ sessionToken: string | null; created: boolean }> {
+    const known = this.user(userId);
+    if (known?.sessionToken) return { sessionToken: known.sessionToken, created: false };
+    if (!known && this.options.autoCreateUsers === false) return { sessionToken: null, created: false };
+    const user = known ?? { id: userId, sessionToken: null, blockedAt: null };
+    user.sessionToken = newSessionToken();
+    this.users.set(String(userId), user);
+    return { sessionToken: user.sessionToken, created: true };
+  }
+
+  async rotateSessionToken(userId: UserId): Promise<void> {
+    const user = this.user(userId);
+    if (user) user.sessionToken = newSessionToken();
+  }
+
+  async createSession(session: SessionRecord): Promise<void> {
+    this.sessions.set(session.id, { ...session });
+  }
+
+  async findSession(sessionId: string): Promise<SessionRecord | null> {
+    const session = this.sessions.get(sessionId);
+    return session ? { ...session } : null;
+  }
+
+  async listOpenSessions(userId: UserId): Promise<SessionRecord[]> {
+    return [...this.sessions.values()]
+      .filter((s) => s.userId === String(userId) && s.endedAt === null)
+      .sort((a, b) => b.createdAt - a.createdAt)
+      .map((s) => ({ ...s }));
+  }
+
+  async updateSession(sessionId: string, changes: SessionChanges): Promise<void> {
+    const session = this.sessions.get(sessionId);
+    if (session) Object.assign(session, changes);
+  }
+
+  async endSession(sessionId: string, end: { reason: string; at: number; userId?: UserId }): Promise<boolean> {
+    const session = this.sessions.get(sessionId);
+    if (!session || session.endedAt !== null || (end.userId !== undefined && session.userId !== String(end.userId))) return false;
+    session.endedAt = end.at;
+    session.endReason = end.reason;
+    return true;
+  }
+
+  async endUserSessions(userId: UserId, end: { reason: string; at: number; except?: string }): Promise<number> {
+    let ended = 0;
+    for (const session of this.sessions.values()) {
+      if (session.userId !== String(userId) || session.endedAt !== null || session.id === end.except) continue;
+      session.endedAt = end.at;
+      session.endReason = end.reason;
+      ended++;
+    }
+    return ended;
+  }
+
+  async addRefreshToken(token: RefreshTokenRecord): Promise<void> {
+    this.refreshTokens.set(token.tokenHash, { ...token });
+  }
+
+  async consumeRefreshToken(tokenHash: string, at: number): Promise<boolean> {
+    // Synchronous test-and-set: no await between the read and the write, so one caller wins.
+    const token = this.refreshTokens.get(tokenHash);
+    if (!token || token.usedAt !== null) return false;
+    token.usedAt = at;
+    return true;
+  }
+
+  async findRefreshToken(tokenHash: string): Promise<RefreshTokenRecord | null> {
+    const token = this.refreshTokens.get(tokenHash);
+    return token ? { ...token } : null;
+  }
+
+  async retireRefreshTokens(sessionId: string, at: number): Promise<void> {
+    for (const token of this.refreshTokens.values()) if (token.sessionId === sessionId && token.usedAt === null) token.usedAt = at;
+  }
+
+  async isBlocked(userId: UserId): Promise<boolean> {
+    return !!this.user(userId)?.blockedAt;
+  }
+
+  async setBlocked(userId: UserId, blockedAt: number | null): Promise<void> {
+    const user = this.user(userId);
+    if (user) user.blockedAt = blockedAt;
+  }
+
+  async getEpoch(): Promise<number> {
+    return this.epoch;
+  }
+
+  async setEpoch(epoch: number): Promise<void> {
+    this.epoch = epoch;
+  }
+
+  private user(userId: UserId): MemoryUser | undefined {
+    return this.users.get(String(userId));
+  }
+}
