@@ -148,7 +148,15 @@ function providerExports(dir, options, host) {
   const exports = [];
   statements.forEach((statement, i) => {
     const symbol = checker.getSymbolAtLocation(statement.moduleSpecifier);
-    if (symbol) exports.push({ specifier: providers[i], names: new Set(checker.getExportsOfModule(symbol).map((s) => s.name)) });
+    if (!symbol) return;
+    // name => whether it is a value (a type-only name is imported with `type`, as isolatedModules wants).
+    const names = new Map(
+      checker.getExportsOfModule(symbol).map((s) => {
+        const target = s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s;
+        return [s.name, (target.flags & ts.SymbolFlags.Value) !== 0];
+      }),
+    );
+    exports.push({ specifier: providers[i], names });
   });
   rmSync(probe);
   return { exports, program };
@@ -174,7 +182,7 @@ function snippetSource(block, providers) {
   for (const name of [...used].sort()) {
     if (declared.has(name)) continue;
     const provider = providers.find((p) => p.names.has(name));
-    if (provider) imports.set(provider.specifier, [...(imports.get(provider.specifier) ?? []), name]);
+    if (provider) imports.set(provider.specifier, [...(imports.get(provider.specifier) ?? []), provider.names.get(name) ? name : `type ${name}`]);
   }
   const prelude = [...imports].map(([specifier, names]) => `import { ${names.join(', ')} } from '${specifier}';`);
   return { text: [...prelude, code].join('\n'), offset: prelude.length };
@@ -192,7 +200,7 @@ function checkDocSnippets({ consumer, files }) {
   const tsconfig = {
     compilerOptions: {
       module: 'nodenext', moduleResolution: 'nodenext', target: 'es2023', lib: ['es2023'], strict: true,
-      strictPropertyInitialization: false, experimentalDecorators: true, emitDecoratorMetadata: true, esModuleInterop: true,
+      strictPropertyInitialization: false, experimentalDecorators: true, emitDecoratorMetadata: true, esModuleInterop: true, isolatedModules: true,
       skipLibCheck: true, noEmit: true, types: ['node'], typeRoots: [join(root, 'node_modules', '@types')],
     },
     include: ['*.ts'],
