@@ -31,6 +31,12 @@ export async function createSampleApp(config: SampleConfig, options: CreateSampl
   app.use(refreshTokenFromCookie());
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.enableShutdownHooks();
-  await app.init();
+  try {
+    await app.init();
+  } catch (error) {
+    // A refused start (weak secret, admin seed) must not leave the database connections open.
+    await app.close().catch(() => undefined);
+    throw error;
+  }
   return app;
 }

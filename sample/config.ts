@@ -23,8 +23,11 @@ export interface SampleConfig {
   jwtSecret: string;
   /** Admin account created at startup when both are set (`ADMIN_EMAIL`, `ADMIN_PASSWORD`). */
   admin?: { email: string; password: string };
-  /** bcrypt cost factor (`BCRYPT_ROUNDS`, default 10). */
-  bcryptRounds: number;
+  /**
+   * Requests a minute one client IP may make to the auth routes, all together
+   * (`AUTH_RATE_LIMIT_PER_IP`, default 60; 0 turns the limit off).
+   */
+  authRateLimitPerIp: number;
 }
 
 /** Injection token of the {@link SampleConfig}. */
@@ -39,7 +42,7 @@ const logger = new Logger('SampleConfig');
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, dataDir = resolve(process.cwd(), 'data')): SampleConfig {
   const ensureDataDir = () => mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const port = integer('PORT', env.PORT, 3000, 0, 65535);
-  const bcryptRounds = integer('BCRYPT_ROUNDS', env.BCRYPT_ROUNDS, 10, 4, 15);
+  const authRateLimitPerIp = integer('AUTH_RATE_LIMIT_PER_IP', env.AUTH_RATE_LIMIT_PER_IP, 60, 0, 1_000_000);
 
   let database: SampleDatabaseOptions;
   const url = env.DATABASE_URL?.trim();
@@ -65,7 +68,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, dataDir = resol
   if (admin && (admin.password.length < 8 || admin.password.length > 128)) throw new Error('ADMIN_PASSWORD must be 8 to 128 characters long');
   if (!admin && (adminEmail || adminPassword)) logger.warn('ADMIN_EMAIL and ADMIN_PASSWORD must both be set to seed an admin; none seeded');
 
-  return { port, database, redisUrl: env.REDIS_URL?.trim() || undefined, jwtSecret, admin, bcryptRounds };
+  return { port, database, redisUrl: env.REDIS_URL?.trim() || undefined, jwtSecret, admin, authRateLimitPerIp };
 }
 
 function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {

@@ -4,10 +4,10 @@ import request from 'supertest';
 import { RevocationNotifier } from '../lib/bus/revocation-notifier.js';
 import { createSampleApp } from '../sample/app.factory.js';
 import { EventsController } from '../sample/web/events.controller.js';
-import type { SampleConfig, SampleDatabaseOptions } from '../sample/config.js';
+import type { SampleConfig } from '../sample/config.js';
 import { browserRequest, CookieJar, setCookies } from './support/browser-flow.js';
 import { testDatabases } from './support/databases.js';
-import { ADMIN, SAMPLE_JWT_SECRET, sampleClient, startSample, uniqueEmail, type SampleApp } from './support/sample-app.js';
+import { ADMIN, SAMPLE_JWT_SECRET, sampleClient, sampleDatabase, startSample, uniqueEmail, type SampleApp } from './support/sample-app.js';
 import { postgresUrl, redisUrl, warnSkipped } from './support/scaling.js';
 import { openSse, type SseStream } from './support/sse.js';
 
@@ -616,14 +616,13 @@ describe('GET /events across instances (Redis bus)', () => {
 
   if (runnable) it('a revocation on instance 2 reaches the stream on instance 1 within 2 s', async () => {
     const db = testDatabases().find(([name]) => name === 'postgres')![1]();
-    const { entities: _e, synchronize: _s, ...database } = (await db.options([])) as any;
     const config: SampleConfig = {
       port: 0,
-      database: database as SampleDatabaseOptions,
+      database: await sampleDatabase(db),
       redisUrl,
       jwtSecret: SAMPLE_JWT_SECRET,
       admin: ADMIN,
-      bcryptRounds: 4,
+      authRateLimitPerIp: 0,
     };
     const one = await createSampleApp(config, { logger: false });
     const two = await createSampleApp(config, { logger: false });

@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { QueryFailedError } from 'typeorm';
 import { SessionRevocationConfigError, SessionService, type SessionEvent } from '../lib/index.js';
 import { createSampleApp } from '../sample/app.factory.js';
-import type { SampleConfig, SampleDatabaseOptions } from '../sample/config.js';
+import type { SampleConfig } from '../sample/config.js';
 import { testDatabases } from './support/databases.js';
 import { captureLogs, keepAliveClient, SecretRegistry, type LogCapture, type RawResponse } from './support/security.js';
 import { sampleUserSecrets, SECURITY_ADMIN, SECURITY_SAMPLE_SECRET, startSecuritySample, type SecuritySample } from './support/security-sample.js';
+import { sampleDatabase } from './support/sample-app.js';
 import { createTestApp } from './support/test-app.js';
 
 /**
@@ -252,8 +253,7 @@ describe('startup refuses weak secrets, without echoing them', () => {
   });
 
   it('the sample app refuses a short JWT_SECRET at startup', async () => {
-    const { entities: _e, synchronize: _s, ...database } = (await testDatabases()[0][1]().options([])) as any;
-    const config: SampleConfig = { port: 0, database: database as SampleDatabaseOptions, jwtSecret: 'too-short-secret', bcryptRounds: 4 };
+    const config: SampleConfig = { port: 0, database: await sampleDatabase(testDatabases()[0][1]()), jwtSecret: 'too-short-secret', authRateLimitPerIp: 0 };
     const error = await createSampleApp(config, { logger: logs.logger }).then(
       async (app) => (await app.close(), undefined),
       (e: unknown) => e,

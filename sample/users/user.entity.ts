@@ -13,7 +13,7 @@ export class User {
   @RevokesSessions()
   email: string;
 
-  /** bcrypt hash; any change, by any write path, ends the user's other sessions. */
+  /** argon2id hash (bcrypt from earlier versions until the next login); any change, by any write path, ends the user's other sessions. */
   @Column({ type: 'varchar', length: 100 })
   @RevokesSessions()
   passwordHash: string;

@@ -6,7 +6,7 @@ import type { SampleConfig, SampleDatabaseOptions } from '../../sample/config.js
 import type { TestDatabase } from './databases.js';
 
 export const SAMPLE_JWT_SECRET = 'sample-e2e-secret-that-is-long-enough-0123456789';
-export const ADMIN = { email: 'admin@example.com', password: 'admin-password-1' };
+export const ADMIN = { email: 'admin@example.com', password: 'seeded-operator-key-1' };
 
 /** Issued tokens as the sample answers them. */
 export interface Tokens {
@@ -23,18 +23,21 @@ export interface SampleApp {
   close(): Promise<void>;
 }
 
-/** The sample app on a fresh database of `db`, bcrypt cost 4, admin seeded, logs off unless a logger is given. */
+/**
+ * The sample app on a fresh database of `db`, admin seeded, logs off unless a logger is given.
+ * The per-IP auth rate limit is off (suites make many requests from 127.0.0.1) unless
+ * `authRateLimitPerIp` is given.
+ */
 export async function startSample(
   db: TestDatabase,
-  options: { jwtSecret?: string; admin?: { email: string; password: string }; logger?: LoggerService } = {},
+  options: { jwtSecret?: string; admin?: { email: string; password: string }; logger?: LoggerService; authRateLimitPerIp?: number } = {},
 ): Promise<SampleApp> {
-  const { entities: _entities, synchronize: _synchronize, ...database } = (await db.options([])) as any;
   const config: SampleConfig = {
     port: 0,
-    database: database as SampleDatabaseOptions,
+    database: await sampleDatabase(db),
     jwtSecret: options.jwtSecret ?? SAMPLE_JWT_SECRET,
     admin: options.admin ?? ADMIN,
-    bcryptRounds: 4,
+    authRateLimitPerIp: options.authRateLimitPerIp ?? 0,
   };
   const app = await createSampleApp(config, { logger: options.logger ?? false });
   return {
@@ -46,6 +49,12 @@ export async function startSample(
       await db.cleanup();
     },
   };
+}
+
+/** The sample's database settings for a fresh database of `db` (the sample adds its entities itself). */
+export async function sampleDatabase(db: TestDatabase): Promise<SampleDatabaseOptions> {
+  const { entities: _entities, synchronize: _synchronize, ...database } = (await db.options([])) as any;
+  return database as SampleDatabaseOptions;
 }
 
 let counter = 0;

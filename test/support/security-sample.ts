@@ -12,7 +12,7 @@ import { listen } from './security.js';
  */
 
 export const SECURITY_SAMPLE_SECRET = 'security-suite-sample-secret-long-enough-0123456789';
-export const SECURITY_ADMIN = { email: 'sec-admin@example.com', password: 'sec-admin-password-1' };
+export const SECURITY_ADMIN = { email: 'sec-admin@example.com', password: 'security-operator-key-1' };
 
 export interface SecuritySample {
   app: INestApplication;
