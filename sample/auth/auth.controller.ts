@@ -13,6 +13,7 @@ import {
 import { ClientInfo } from '../common/client-info.decorator.js';
 import type { PublicUser } from '../users/users.service.js';
 import { isCsrfVerified } from '../web/csrf.middleware.js';
+import { AuthRateLimit } from './auth-rate-limit.guard.js';
 import { ACCESS_COOKIE, AUTH_COOKIES, LEGACY_AUTH_COOKIES, readUniqueCookie, REFRESH_COOKIE } from './auth-cookies.js';
 import { AuthService } from './auth.service.js';
 import { ChangePasswordDto } from './dto/change-password.dto.js';
@@ -25,12 +26,14 @@ export class AuthController {
   constructor(private readonly auth: AuthService) {}
 
   @SkipSessionCheck()
+  @AuthRateLimit()
   @Post('register')
   register(@Body() dto: RegisterDto): Promise<PublicUser> {
     return this.auth.register(dto);
   }
 
   @SkipSessionCheck()
+  @AuthRateLimit()
   @Post('login')
   @HttpCode(HttpStatus.OK)
   @Header('Cache-Control', 'no-store')
@@ -39,6 +42,7 @@ export class AuthController {
   }
 
   @SkipSessionCheck()
+  @AuthRateLimit()
   @Post('refresh')
   @HttpCode(HttpStatus.OK)
   @Header('Cache-Control', 'no-store')
@@ -83,6 +87,7 @@ export class AuthController {
   }
 
   /** 200 with new tokens for this device; every other session ends. A wrong current password is 403. */
+  @AuthRateLimit()
   @Post('password')
   @HttpCode(HttpStatus.OK)
   @Header('Cache-Control', 'no-store')

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, Header, NotFoundException, Patch } from '@nestjs/common';
 import { CurrentSession, type IssuedTokens, type SessionContext } from '../../lib/index.js';
+import { AuthRateLimit } from '../auth/auth-rate-limit.guard.js';
 import { AuthService } from '../auth/auth.service.js';
 import { toPublicUser, UsersService, type PublicUser } from '../users/users.service.js';
 import { UpdateMeDto } from './dto/update-me.dto.js';
@@ -25,6 +26,7 @@ export class MeController {
    * therefore carries new tokens for this device next to the user,
    * `{ id, email, accessToken, refreshToken, sessionId, expiresIn }`.
    */
+  @AuthRateLimit()
   @Patch()
   @Header('Cache-Control', 'no-store')
   update(@CurrentSession() session: SessionContext, @Body() dto: UpdateMeDto): Promise<PublicUser & IssuedTokens> {
