@@ -520,7 +520,7 @@ describe.each(testDatabases())('sample app, browser side (%s)', (_name, database
     it('at most limits.total streams in the process: beyond, 429 for everyone', async () => {
       const controller = s.app.get(EventsController);
       await settled(controller);
-      expect(controller.limits).toEqual({ perSession: 4, total: 10_000 });
+      expect(controller.limits).toEqual({ perSession: 4, perUser: 16, total: 10_000 });
       const saved = { ...controller.limits };
       controller.limits.total = 2;
       try {

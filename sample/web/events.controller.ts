@@ -21,7 +21,8 @@ import { sampleTokenExtractor } from '../auth/auth-cookies.js';
  *
  * Every stream holds a watch, a poll timer and a heartbeat, so they are bounded: a stream
  * ends (`reconnect`) when the access token it was opened with expires, and at most
- * {@link EventsController.limits} streams are open per session and per process. Past a limit
+ * {@link EventsController.limits} streams are open per session, per account (so one account
+ * cannot fill the process with many sessions) and per process. Past a limit
  * the new stream is refused with `429 {statusCode, message, error}`; the open ones are left
  * alone (closing the oldest instead would let two tabs evict each other on every reconnect).
  * The page retries a refused stream with a growing delay, so an extra tab gets one as soon
@@ -31,11 +32,12 @@ import { sampleTokenExtractor } from '../auth/auth-cookies.js';
 export class EventsController implements BeforeApplicationShutdown {
   private readonly shuttingDown = new Subject<void>();
   private readonly open = new Set<Request>();
-  /** Open streams by session id. */
+  /** Open streams by session id, and by user id. */
   private readonly perSession = new Map<string, number>();
+  private readonly perUser = new Map<string, number>();
 
-  /** Most streams open at once for one session, and in this process. */
-  readonly limits = { perSession: 4, total: 10_000 };
+  /** Most streams open at once for one session, for one account (all its sessions), and in this process. */
+  readonly limits = { perSession: 4, perUser: 16, total: 10_000 };
 
   constructor(private readonly sessions: SessionService) {}
 
@@ -52,25 +54,30 @@ export class EventsController implements BeforeApplicationShutdown {
     return new Observable<MessageEvent>((subscriber) => {
       // Counted when the stream starts (synchronously, so parallel requests cannot both take
       // the last slot) and released when it ends, however it ends.
-      const { sessionId } = session;
-      const mine = this.perSession.get(sessionId) ?? 0;
-      if (mine >= this.limits.perSession) {
+      const sessionId = session.sessionId;
+      const userId = String(session.userId);
+      if ((this.perSession.get(sessionId) ?? 0) >= this.limits.perSession) {
         return subscriber.error(
           tooMany(`Too many open event streams for this session (at most ${this.limits.perSession}): close another tab or window of this account first`),
+        );
+      }
+      if ((this.perUser.get(userId) ?? 0) >= this.limits.perUser) {
+        return subscriber.error(
+          tooMany(`Too many open event streams for this account (at most ${this.limits.perUser}): close a tab or window of this account on any device first`),
         );
       }
       if (this.open.size >= this.limits.total) {
         return subscriber.error(tooMany(`Too many open event streams on this server (at most ${this.limits.total}): try again later`));
       }
       this.open.add(request);
-      this.perSession.set(sessionId, mine + 1);
+      count(this.perSession, sessionId, 1);
+      count(this.perUser, userId, 1);
       const subscription = stream.subscribe(subscriber);
       return () => {
         subscription.unsubscribe();
         if (!this.open.delete(request)) return;
-        const left = (this.perSession.get(sessionId) ?? 1) - 1;
-        if (left > 0) this.perSession.set(sessionId, left);
-        else this.perSession.delete(sessionId);
+        count(this.perSession, sessionId, -1);
+        count(this.perUser, userId, -1);
       };
     });
   }
@@ -90,6 +97,13 @@ export class EventsController implements BeforeApplicationShutdown {
       else request.res.once('finish', close).once('close', close);
     }
   }
+}
+
+/** Adds `delta` to the count of `key`, dropping counts that reach 0. */
+function count(counts: Map<string, number>, key: string, delta: number): void {
+  const next = (counts.get(key) ?? 0) + delta;
+  if (next > 0) counts.set(key, next);
+  else counts.delete(key);
 }
 
 /** The 429 answer of a stream past a limit: `{statusCode: 429, message, error: 'Too Many Requests'}`. */
