@@ -15,7 +15,7 @@ export class AuthRateLimiter {
   private readonly windows = new Map<string, { start: number; hits: number }>();
   private sweepAt = 1_000;
   /** Requests a minute per IP; 0: no limit (`AUTH_RATE_LIMIT_PER_IP`). */
-  readonly limit: number;
+  private readonly limit: number;
 
   constructor(@Inject(SAMPLE_CONFIG) config: SampleConfig) {
     this.limit = config.authRateLimitPerIp;
