@@ -41,6 +41,7 @@ describe('resolveOptions', () => {
     ['bad ttl', { userEntity: User, jwt: { secret, accessTtl: '15 minutes' } }, /'jwt.accessTtl' must be a duration/],
     ['short fingerprint secret', { userEntity: User, jwt: { secret, fingerprintSecret: 'x' } }, /'jwt.fingerprintSecret' must be at least 32 bytes/],
     ['bad non-http policy', { userEntity: User, jwt: { secret }, nonHttpContexts: 'allow' }, /'nonHttpContexts'/],
+    ['empty public route key', { userEntity: User, jwt: { secret }, publicRouteKey: '' }, /'publicRouteKey' must be a non-empty string or a symbol/],
   ])('refuses %s with a message naming the option', (_case, options, message) => {
     expect(() => resolveOptions(options as any)).toThrow(SessionRevocationConfigError);
     expect(() => resolveOptions(options as any)).toThrow(message);

@@ -67,6 +67,8 @@ export interface ResolvedSessionRevocationOptions {
   bus: ResolvedBusOption | undefined;
   /** What the guard does on RPC and WebSocket contexts. */
   nonHttpContexts: NonHttpContextPolicy;
+  /** The app's public-route metadata key the guard honours like `@SkipSessionCheck()`, if given. */
+  publicRouteKey?: string | symbol;
   /** Reads the access token of a request: `undefined` when none, `null` when unusable. */
   tokenExtractor: (request: any) => string | undefined | null;
   /** The EventEmitter2-compatible emitter, if given. */
@@ -142,6 +144,10 @@ export function resolveOptions(options: SessionRevocationModuleOptions | undefin
     if (!Number.isInteger(cacheMax) || cacheMax < 1) throw new SessionRevocationConfigError('cache.max', 'must be a positive integer');
     cacheTtlMs = duration('cache.ttl', cache.ttl, bus ? '60s' : '5s');
   }
+  const { publicRouteKey } = options;
+  if (publicRouteKey !== undefined && !(typeof publicRouteKey === 'symbol' || (typeof publicRouteKey === 'string' && publicRouteKey.length > 0))) {
+    throw new SessionRevocationConfigError('publicRouteKey', 'must be a non-empty string or a symbol (the metadata key your @Public() decorator sets)');
+  }
   const extractor = options.tokenExtractor;
   if (extractor !== undefined && typeof extractor !== 'function') throw new SessionRevocationConfigError('tokenExtractor', 'must be a function');
   return {
@@ -164,6 +170,7 @@ export function resolveOptions(options: SessionRevocationModuleOptions | undefin
     cacheTtlMs,
     bus,
     nonHttpContexts: options.nonHttpContexts ?? 'skip',
+    publicRouteKey,
     tokenExtractor: extractor ? safeExtractor(extractor) : extractBearerToken,
     eventEmitter: options.eventEmitter,
   };

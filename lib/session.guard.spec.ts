@@ -1,3 +1,6 @@
+import { Controller, Get, SetMetadata } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { SkipSessionCheck } from './decorators/skip-session-check.decorator.js';
 import { SessionGuard } from './session.guard.js';
 import { extractBearerToken } from './http/token-extractors.js';
 import { SessionRefusedError } from './session-revocation.errors.js';
@@ -67,5 +70,40 @@ describe('SessionGuard contexts', () => {
     await expect(guard.canActivate(context('graphql', [{}, {}, { req: { headers: { authorization: 'Bearer bad' } }, res }]))).rejects.toMatchObject({ status: 401 });
     expect(res.headers['WWW-Authenticate']).toBe('Bearer error="invalid_token"');
     await expect(guard.canActivate(context('graphql', [{}, {}, {}]))).rejects.toMatchObject({ status: 401 });
+  });
+});
+
+describe('SessionGuard public routes', () => {
+  const Public = () => SetMetadata('isPublic', true);
+  @Controller()
+  class Routes {
+    @Public() @Get() open() {}
+    @Get() closed() {}
+    @Public() @SkipSessionCheck(false) @Get() forcedOn() {}
+  }
+  @Public() @Controller()
+  class PublicRoutes {
+    @Get() open() {}
+    @SkipSessionCheck(false) @Get() checked() {}
+  }
+  const guard = (publicRouteKey?: string) =>
+    new SessionGuard(new Reflector(), { authenticate: async () => { throw new SessionRefusedError('malformed'); } } as any, { publicRouteKey, tokenExtractor: () => undefined } as any, {} as any);
+  const http = (cls: Function, handler: Function) =>
+    ({ getType: () => 'http', getHandler: () => handler, getClass: () => cls, switchToHttp: () => ({ getRequest: () => ({ headers: {} }), getResponse: () => undefined }) }) as any;
+
+  it.each([
+    [Routes, Routes.prototype.open, true],
+    [Routes, Routes.prototype.closed, false],
+    [Routes, Routes.prototype.forcedOn, false],
+    [PublicRoutes, PublicRoutes.prototype.open, true],
+    [PublicRoutes, PublicRoutes.prototype.checked, false],
+  ])('honours the app\'s public key: %p.%p open → %p', async (cls, handler, open) => {
+    const result = guard('isPublic').canActivate(http(cls, handler));
+    if (open) await expect(result).resolves.toBe(true);
+    else await expect(result).rejects.toMatchObject({ status: 401 });
+  });
+
+  it('ignores the app\'s key unless configured', async () => {
+    await expect(guard().canActivate(http(Routes, Routes.prototype.open))).rejects.toMatchObject({ status: 401 });
   });
 });

@@ -29,8 +29,7 @@ export class SessionGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const skip = this.reflector.getAllAndOverride<boolean>(SKIP_SESSION_CHECK, [context.getHandler(), context.getClass()]);
-    if (skip) return true;
+    if (this.isPublic(context)) return true;
     const type = context.getType<string>();
     if (type !== 'http' && type !== 'graphql') return this.handleNonHttp(context);
     const request = this.getRequest(context);
@@ -48,6 +47,17 @@ export class SessionGuard implements CanActivate {
       if (error instanceof SessionRefusedError || error instanceof SessionStoreUnavailableError) throw this.refuse(response, error, true);
       throw error;
     }
+  }
+
+  /**
+   * Whether the route opted out of the check: `@SkipSessionCheck()`, else the app's own
+   * `publicRouteKey` metadata (handler first, then controller).
+   */
+  protected isPublic(context: ExecutionContext): boolean {
+    const targets = [context.getHandler(), context.getClass()];
+    const skip = this.reflector.getAllAndOverride<boolean | undefined>(SKIP_SESSION_CHECK, targets);
+    const key = this.config.publicRouteKey;
+    return !!(skip ?? (key !== undefined && this.reflector.getAllAndOverride<unknown>(key, targets)));
   }
 
   /** The request object of an HTTP or GraphQL context. */

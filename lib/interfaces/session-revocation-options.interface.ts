@@ -109,6 +109,12 @@ export interface SessionRevocationModuleOptions {
   /** Guard behaviour for RPC and WebSocket contexts. Default `'skip'`. */
   nonHttpContexts?: NonHttpContextPolicy;
   /**
+   * The metadata key of the app's own "public route" decorator (the NestJS docs'
+   * `IS_PUBLIC_KEY = 'isPublic'` set by `@Public()`): the guard skips routes that carry it, as it
+   * does `@SkipSessionCheck()` routes. `@SkipSessionCheck(false)` still turns the check back on.
+   */
+  publicRouteKey?: string | symbol;
+  /**
    * Reads the access token from a request. Default: the `Authorization: Bearer` header.
    * Return `undefined` when the request carries none.
    */
