@@ -92,6 +92,49 @@ describe('SessionService on the in-memory store', () => {
     expect(await t.sessions.authenticate((await t.sessions.issue(8)).accessToken)).not.toBeNull();
   });
 
+  it('carries the app claims of a login into every token of the session', async () => {
+    const claims = { username: 'ada', roles: ['admin'] };
+    const issued = await t.sessions.issue(12, {}, { claims });
+    expect((await t.sessions.authenticate(issued.accessToken))?.claims).toMatchObject({ ...claims, sub: '12', sid: issued.sessionId });
+    const refreshed = await t.sessions.refresh(issued.refreshToken);
+    expect((await t.sessions.authenticate(refreshed.accessToken))?.claims).toMatchObject(claims);
+  });
+
+  it('renews a session with its app claims, or with new ones', async () => {
+    const claims = { username: 'ada', roles: ['admin'] };
+    const issued = await t.sessions.issue(9, {}, { claims });
+    await t.store.rotateSessionToken(9); // a password change (before any request cached the user)
+    const renewed = await t.sessions.renew(9, issued.sessionId);
+    expect((await t.sessions.authenticate(renewed.accessToken))?.claims).toMatchObject(claims);
+    const renamed = await t.sessions.renew(9, issued.sessionId, { claims: { username: 'lovelace' } });
+    const after = (await t.sessions.authenticate(renamed.accessToken))?.claims;
+    expect(after).toMatchObject({ username: 'lovelace' });
+    expect(after).not.toHaveProperty('roles');
+    const again = await t.sessions.refresh(renamed.refreshToken);
+    expect((await t.sessions.authenticate(again.accessToken))?.claims).toMatchObject({ username: 'lovelace' });
+  });
+
+  it.each(['sub', 'sid', 'sfp', 'typ', 'jti', 'iat', 'exp', 'nbf', 'iss', 'aud', 'auth_time'])(
+    'refuses an app claim named %s with a TypeError naming it, before any session exists',
+    async (name) => {
+      const issue = t.sessions.issue(10, {}, { claims: { username: 'x', [name]: 'forged' } });
+      await expect(issue).rejects.toThrow(TypeError);
+      await expect(t.sessions.issue(10, {}, { claims: { [name]: 'forged' } })).rejects.toThrow(`'${name}'`);
+      expect(await t.sessions.list(10)).toEqual([]);
+    },
+  );
+
+  it.each([
+    ['an array', ['admin'], /plain object/],
+    ['a string', 'admin', /plain object/],
+    ['a cycle', (() => { const c: any = {}; c.self = c; return c; })(), /JSON-serializable/],
+    ['too much', { blob: 'x'.repeat(5000) }, /under 4096 bytes/],
+  ])('refuses claims that are %s', async (_case, claims, message) => {
+    await expect(t.sessions.issue(11, {}, { claims: claims as any })).rejects.toThrow(message);
+    const issued = await t.sessions.issue(11);
+    await expect(t.sessions.renew(11, issued.sessionId, { claims: claims as any })).rejects.toThrow(message);
+  });
+
   it('refuses garbage without touching the store', async () => {
     expect(await t.sessions.authenticate('not.a.token')).toBeNull();
     await expect(t.sessions.refresh('')).rejects.toEqual(expect.objectContaining({ reason: 'malformed' }));

@@ -5,7 +5,7 @@ import { SessionEvents, type SessionEventListener } from './core/session-events.
 import { SessionLifecycle, type LogoutTokens } from './core/session-lifecycle.js';
 import { SessionRevoker, type InvalidateSessionsOptions } from './core/session-revoker.js';
 import { SessionWatcher, type SessionEnded } from './core/session-watcher.js';
-import type { IssuedTokens, SessionClientInfo, SessionContext, SessionInfo, UserId } from './interfaces/session-context.interface.js';
+import type { IssueOptions, IssuedTokens, SessionClientInfo, SessionContext, SessionInfo, UserId } from './interfaces/session-context.interface.js';
 import { SessionRefusedError } from './session-revocation.errors.js';
 import { SessionStore } from './storage/session-store.interface.js';
 
@@ -39,9 +39,12 @@ export class SessionService {
    * Pass the user entity your password check loaded (not just its id): the login is then also
    * refused when a `@RevokesSessions()` column (the password) changed while it ran, so a login
    * with an old password racing a password change cannot survive the change.
+   *
+   * `options.claims` puts the app's own claims (`username`, `roles`, ...) into the access tokens of
+   * the session, this one and every refreshed one; a reserved claim name throws a `TypeError`.
    */
-  issue(user: object | UserId, client: SessionClientInfo = {}): Promise<IssuedTokens> {
-    return this.lifecycle.issue(user, client);
+  issue(user: object | UserId, client: SessionClientInfo = {}, options: IssueOptions = {}): Promise<IssuedTokens> {
+    return this.lifecycle.issue(user, client, options);
   }
 
   /**
@@ -61,9 +64,12 @@ export class SessionService {
    * Pass the entity you just saved (not just its id): renewal is then refused when a
    * `@RevokesSessions()` value changed again since (e.g. an administrator reset the password
    * meanwhile), instead of adopting that other change for this session.
+   *
+   * `options.claims` replaces the session's app claims (e.g. a changed `username`); without it
+   * they stay as they were.
    */
-  renew(user: object | UserId, sessionId: string): Promise<IssuedTokens> {
-    return this.lifecycle.renew(user, sessionId);
+  renew(user: object | UserId, sessionId: string, options: IssueOptions = {}): Promise<IssuedTokens> {
+    return this.lifecycle.renew(user, sessionId, options);
   }
 
   /**

@@ -13,7 +13,14 @@ export interface AccessClaims {
   sfp: string;
   iat: number;
   exp: number;
+  /** The whole verified payload: the library's claims and the app's own. */
+  payload: Readonly<Record<string, unknown>>;
 }
+
+/** Claims the library writes itself; an app's own claims may not use these names. */
+export const RESERVED_CLAIMS: readonly string[] = ['sub', 'sid', 'sfp', 'typ', 'jti', 'iat', 'exp', 'nbf', 'iss', 'aud', 'auth_time'];
+/** Largest JSON of an app's claims, in bytes: keeps every access token under `MAX_TOKEN_LENGTH`. */
+const MAX_CLAIMS_BYTES = 4096;
 
 /**
  * Access tokens: mints them (`sub`, `sid`, `sfp`, `jti`, `typ: at+jwt`), verifies them with the
@@ -36,11 +43,11 @@ export class AccessTokens {
     return hmacFingerprint(this.config.fingerprintKey, `${userId}:${sessionToken}`);
   }
 
-  /** Signs an access token for a session. */
-  mint(userId: UserId, session: { id: string; sessionTokenFingerprint: string }): string {
+  /** Signs an access token for a session, with the app's claims the session carries. */
+  mint(userId: UserId, session: { id: string; sessionTokenFingerprint: string; claims?: Record<string, unknown> | null }): string {
     const { algorithm, signingKey, issuer, audience } = this.config;
     return this.jwt.sign(
-      { sid: session.id, sfp: session.sessionTokenFingerprint },
+      { ...session.claims, sid: session.id, sfp: session.sessionTokenFingerprint },
       {
         algorithm,
         ...(algorithm.startsWith('HS') ? { secret: jwtKey(signingKey) } : { privateKey: jwtKey(signingKey) }),
@@ -77,8 +84,32 @@ export class AccessTokens {
     const { sub, sid, sfp, iat, exp } = payload;
     if (typeof sub !== 'string' || typeof sid !== 'string' || typeof sfp !== 'string') return null;
     if (typeof exp !== 'number' || typeof iat !== 'number' || !isSessionId(sid)) return null;
-    return { sub, sid, sfp, iat, exp };
+    return { sub, sid, sfp, iat, exp, payload };
   }
+}
+
+/**
+ * An app's own access-token claims (`issue(user, client, { claims })`), checked and copied as JSON
+ * will carry them; null when none. A reserved name, a value that is not a plain object or claims
+ * too large for a token are programmer errors: a `TypeError` naming the problem, never the values.
+ * @internal
+ */
+export function appClaims(claims: unknown): Record<string, unknown> | null {
+  if (claims === undefined || claims === null) return null;
+  if (typeof claims !== 'object' || Array.isArray(claims)) throw new TypeError('claims must be a plain object of JSON values');
+  const reserved = Object.keys(claims).filter((name) => RESERVED_CLAIMS.includes(name));
+  if (reserved.length > 0) {
+    throw new TypeError(`claim${reserved.length > 1 ? 's' : ''} ${reserved.map((n) => `'${n}'`).join(', ')} cannot be set by the app: the library writes ${RESERVED_CLAIMS.join(', ')}`);
+  }
+  let json: string;
+  try {
+    json = JSON.stringify(claims);
+  } catch {
+    throw new TypeError('claims must be JSON-serializable');
+  }
+  if (Buffer.byteLength(json) > MAX_CLAIMS_BYTES) throw new TypeError(`claims must stay under ${MAX_CLAIMS_BYTES} bytes of JSON (an access token is refused over ${MAX_TOKEN_LENGTH} characters)`);
+  const copy = JSON.parse(json) as Record<string, unknown>;
+  return Object.keys(copy).length > 0 ? copy : null;
 }
 
 /** Whether a value has the session id format the library issues. @internal */

@@ -54,7 +54,7 @@ export class SessionAuthenticator {
         session.lastSeenAt = now;
         await this.store.updateSession(claims.sid, { lastSeenAt: now });
       }
-      return { userId, sessionId: claims.sid, issuedAt: claims.iat, expiresAt: claims.exp };
+      return { userId, sessionId: claims.sid, issuedAt: claims.iat, expiresAt: claims.exp, claims: claims.payload };
     } catch (error) {
       if (error instanceof SessionRevocationError) throw error;
       throw new SessionStoreUnavailableError(error);

@@ -1,12 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { IssuedTokens, SessionClientInfo, SessionInfo, UserId } from '../interfaces/session-context.interface.js';
+import type { IssueOptions, IssuedTokens, SessionClientInfo, SessionInfo, UserId } from '../interfaces/session-context.interface.js';
 import type { ResolvedSessionRevocationOptions } from '../session-revocation-options.js';
 import { LOGGER_CONTEXT, SESSION_REVOCATION_CONFIG } from '../session-revocation.constants.js';
 import { SessionRefusedError } from '../session-revocation.errors.js';
 import { SessionStore, type SessionRecord } from '../storage/session-store.interface.js';
 import { newRefreshToken, sha256 } from '../utils/crypto.js';
-import { AccessTokens, isSessionId } from './access-tokens.js';
+import { AccessTokens, appClaims, isSessionId } from './access-tokens.js';
 import { SessionAuthenticator } from './session-authenticator.js';
 import { SessionEvents } from './session-events.js';
 import { fingerprintMatches, sessionEndCause } from './session-liveness.js';
@@ -40,13 +40,14 @@ export class SessionLifecycle {
     private readonly events: SessionEvents,
   ) {}
 
-  async issue(user: object | UserId, client: SessionClientInfo = {}): Promise<IssuedTokens> {
+  async issue(user: object | UserId, client: SessionClientInfo = {}, options: IssueOptions = {}): Promise<IssuedTokens> {
+    const claims = appClaims(options.claims);
     const userId = this.store.userIdOf(user);
     const checked = this.store.credentialsOf(user);
     // An invalidateSessions() running meanwhile may end the brand-new session right after its
     // insert: the login then starts over once, after that call is done.
     for (let attempt = 0; attempt < 2; attempt++) {
-      const tokens = await this.startSession(userId, checked, client);
+      const tokens = await this.startSession(userId, checked, client, claims);
       const row = await this.store.findSession(tokens.sessionId);
       if (row && row.endedAt === null) {
         this.events.emit({ type: 'login', userId, sessionId: tokens.sessionId, ip: client.ip, userAgent: client.userAgent });
@@ -56,7 +57,7 @@ export class SessionLifecycle {
     throw new SessionRefusedError('race');
   }
 
-  private async startSession(userId: UserId, checked: Record<string, unknown>, client: SessionClientInfo): Promise<IssuedTokens> {
+  private async startSession(userId: UserId, checked: Record<string, unknown>, client: SessionClientInfo, claims: SessionRecord['claims']): Promise<IssuedTokens> {
     if (await this.store.isBlocked(userId)) {
       this.logger.warn(`login refused for blocked user=${userId}`);
       throw new SessionRefusedError('blocked');
@@ -75,6 +76,7 @@ export class SessionLifecycle {
       absoluteExpiresAt: now + this.config.sessionMaxAgeMs,
       endedAt: null,
       endReason: null,
+      claims,
     };
     await this.store.createSession(session);
     // Read again now that the session exists: a block or a credential change that raced this
@@ -130,7 +132,8 @@ export class SessionLifecycle {
     return tokens;
   }
 
-  async renew(user: object | UserId, sessionId: string): Promise<IssuedTokens> {
+  async renew(user: object | UserId, sessionId: string, options: IssueOptions = {}): Promise<IssuedTokens> {
+    const claims = options.claims === undefined ? undefined : appClaims(options.claims);
     if (!isSessionId(sessionId)) throw new SessionRefusedError('malformed');
     const userId = this.store.userIdOf(user);
     const now = Date.now();
@@ -143,7 +146,8 @@ export class SessionLifecycle {
     const sessionToken = await this.tokenIfUnchanged(userId, this.store.credentialsOf(user));
     if (sessionToken === null) throw new SessionRefusedError('race');
     session.sessionTokenFingerprint = this.tokens.fingerprint(userId, sessionToken);
-    await this.store.updateSession(session.id, { sessionTokenFingerprint: session.sessionTokenFingerprint, lastSeenAt: now });
+    if (claims !== undefined) session.claims = claims;
+    await this.store.updateSession(session.id, { sessionTokenFingerprint: session.sessionTokenFingerprint, lastSeenAt: now, ...(claims !== undefined ? { claims } : {}) });
     await this.store.retireRefreshTokens(session.id, now);
     await this.revoker.announceSession(session.id);
     return this.mint(userId, session, now);

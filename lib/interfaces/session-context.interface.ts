@@ -11,6 +11,23 @@ export interface SessionContext {
   issuedAt: number;
   /** Access token expiry, seconds since the epoch. */
   expiresAt: number;
+  /**
+   * The verified access token's payload: the library's claims (`sub`, `sid`, `iat`, `exp`, ...)
+   * and the app's own, given at login with `issue(user, client, { claims })`.
+   */
+  claims: Readonly<Record<string, unknown>>;
+}
+
+/** Options of `SessionService.issue` (login) and `renew`. */
+export interface IssueOptions {
+  /**
+   * The app's own claims for the session's access tokens (`username`, `roles`, ...), JSON values,
+   * at most 4 KB. Stored with the session, they are carried into every token a refresh mints;
+   * `renew(user, sessionId, { claims })` replaces them. The library's claims (`sub`, `sid`,
+   * `sfp`, `typ`, `jti`, `iat`, `exp`, `nbf`, `iss`, `aud`, `auth_time`) cannot be set: naming one
+   * throws a `TypeError`. Claims are readable by the client: never put secrets in them.
+   */
+  claims?: Record<string, unknown>;
 }
 
 /** Tokens handed to a client at login, refresh or renewal. */

@@ -24,6 +24,8 @@ export interface SessionRecord {
   endedAt: number | null;
   /** Why it was ended. */
   endReason: string | null;
+  /** The app's own access-token claims given at login (`issue(user, client, { claims })`), carried into every token of the session. */
+  claims: Record<string, unknown> | null;
 }
 
 /** One refresh token of a session's family, stored only as its SHA-256 hash. */
@@ -51,7 +53,7 @@ export interface UserSnapshot {
 }
 
 /** Fields of a session the library changes after creating it. */
-export type SessionChanges = Partial<Pick<SessionRecord, 'sessionTokenFingerprint' | 'lastSeenAt' | 'expiresAt'>>;
+export type SessionChanges = Partial<Pick<SessionRecord, 'sessionTokenFingerprint' | 'lastSeenAt' | 'expiresAt' | 'claims'>>;
 
 /**
  * Where sessions live. The library's default is the TypeORM store (`TypeOrmSessionStore`, on the

@@ -66,7 +66,7 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   createSession(session: SessionRecord): Promise<void> {
-    return write(async () => void (await this.sessions.insert(session)));
+    return write(async () => void (await this.sessions.insert(session as AuthSession)));
   }
 
   findSession(sessionId: string): Promise<SessionRecord | null> {
@@ -78,7 +78,7 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   updateSession(sessionId: string, changes: SessionChanges): Promise<void> {
-    return write(async () => void (await this.sessions.update({ id: sessionId }, changes)));
+    return write(async () => void (await this.sessions.update({ id: sessionId }, changes as Partial<AuthSession>)));
   }
 
   endSession(sessionId: string, end: { reason: string; at: number; userId?: UserId }): Promise<boolean> {

@@ -39,6 +39,7 @@ export function describeSessionStoreConformance(name: string, setup: () => Promi
       absoluteExpiresAt: now + 7_776_000_000,
       endedAt: null,
       endReason: null,
+      claims: null,
       ...overrides,
     });
     const refreshToken = (sessionId: string, overrides: Partial<RefreshTokenRecord> = {}): RefreshTokenRecord => ({
@@ -91,6 +92,15 @@ export function describeSessionStoreConformance(name: string, setup: () => Promi
         await store.createSession(record);
         expect(await store.findSession(record.id)).toEqual(record);
         expect(await store.findSession(randomUUID())).toBeNull();
+      });
+
+      it('keeps the app claims of a session as given, and replaces them', async () => {
+        const claims = { username: 'ada', roles: ['admin', 'ops'], org: { id: 7, name: 'Ünïcode ✓' }, beta: true, limit: null };
+        const record = session(await t.createUser(), { claims });
+        await store.createSession(record);
+        expect((await store.findSession(record.id))?.claims).toEqual(claims);
+        await store.updateSession(record.id, { claims: { username: 'ada', roles: [] } });
+        expect(await store.findSession(record.id)).toEqual({ ...record, claims: { username: 'ada', roles: [] } });
       });
 
       it('updates the fields the library changes', async () => {

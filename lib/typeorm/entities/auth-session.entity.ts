@@ -49,4 +49,8 @@ export class AuthSession implements SessionRecord {
   /** Why it was ended. */
   @Column({ name: 'revokedReason', type: 'varchar', length: 64, nullable: true })
   endReason: string | null;
+
+  /** The app's own access-token claims (JSON), carried into every token of the session. */
+  @Column({ type: 'simple-json', nullable: true })
+  claims: Record<string, any> | null; // `any`: TypeORM's partial-entity types cannot map `unknown`
 }
