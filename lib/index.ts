@@ -11,7 +11,7 @@ export type { SessionEventListener } from './core/session-events.js';
 // Options and errors
 export type { ResolvedSessionRevocationOptions, ResolvedBusOption } from './session-revocation-options.js';
 export { InjectSessionRevocationOptions } from './session-revocation.decorators.js';
-export { SESSION_CONTEXT_KEY, SESSION_REVOCATION_CONFIG } from './session-revocation.constants.js';
+export { LEGACY_TOKEN_KEY, SESSION_CONTEXT_KEY, SESSION_REVOCATION_CONFIG } from './session-revocation.constants.js';
 export {
   SessionRevocationError,
   SessionRefusedError,

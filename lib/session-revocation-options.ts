@@ -5,6 +5,7 @@ import { extractBearerToken } from './http/token-extractors.js';
 import type {
   NonHttpContextPolicy,
   SessionJwtAlgorithm,
+  SessionLegacyTokenOptions,
   SessionRevocationModuleOptions,
 } from './interfaces/session-revocation-options.interface.js';
 import { SessionRevocationConfigError } from './session-revocation.errors.js';
@@ -22,6 +23,22 @@ export type ResolvedBusOption =
   | { kind: 'redis'; url: string; channel: string }
   | { kind: 'postgres'; channel: string }
   | { kind: 'custom'; bus: RevocationBus };
+
+/** The `legacyTokens` option, validated, its key parsed once. */
+export interface ResolvedLegacyTokens {
+  /** Pinned algorithm of the app's tokens. */
+  algorithm: SessionJwtAlgorithm;
+  /** The key that verifies them. */
+  verifyKey: KeyObject;
+  /** `iss` required, if set. */
+  issuer?: string;
+  /** `aud` required, if set. */
+  audience?: string;
+  /** End of the transition, ms since the epoch. */
+  untilMs: number;
+  /** The user a payload names (default: `sub`). */
+  userId?: SessionLegacyTokenOptions['userId'];
+}
 
 /**
  * The module's options after validation, every default applied, flat: what the library's parts
@@ -69,6 +86,8 @@ export interface ResolvedSessionRevocationOptions {
   nonHttpContexts: NonHttpContextPolicy;
   /** The app's public-route metadata key the guard honours like `@SkipSessionCheck()`, if given. */
   publicRouteKey?: string | symbol;
+  /** The app's own pre-adoption tokens, accepted until `untilMs`, if configured. */
+  legacyTokens?: ResolvedLegacyTokens;
   /** Reads the access token of a request: `undefined` when none, `null` when unusable. */
   tokenExtractor: (request: any) => string | undefined | null;
   /** The EventEmitter2-compatible emitter, if given. */
@@ -171,9 +190,31 @@ export function resolveOptions(options: SessionRevocationModuleOptions | undefin
     bus,
     nonHttpContexts: options.nonHttpContexts ?? 'skip',
     publicRouteKey,
+    legacyTokens: options.legacyTokens === undefined ? undefined : resolveLegacyTokens(options.legacyTokens),
     tokenExtractor: extractor ? safeExtractor(extractor) : extractBearerToken,
     eventEmitter: options.eventEmitter,
   };
+}
+
+function resolveLegacyTokens(legacy: SessionLegacyTokenOptions): ResolvedLegacyTokens {
+  if (!legacy || typeof legacy !== 'object') throw new SessionRevocationConfigError('legacyTokens', 'must be an object');
+  const algorithm = (legacy.algorithm ?? 'HS256') as SessionJwtAlgorithm;
+  let verifyKey: KeyObject;
+  if (HMAC_ALGORITHMS.includes(algorithm)) {
+    if ((typeof legacy.secret !== 'string' && !Buffer.isBuffer(legacy.secret)) || Buffer.byteLength(legacy.secret) === 0) {
+      throw new SessionRevocationConfigError('legacyTokens.secret', `is required for ${algorithm} (the secret the app signed its tokens with)`);
+    }
+    verifyKey = createSecretKey(typeof legacy.secret === 'string' ? Buffer.from(legacy.secret, 'utf8') : legacy.secret);
+  } else if (ASYMMETRIC_ALGORITHMS.includes(algorithm)) {
+    if (!legacy.publicKey) throw new SessionRevocationConfigError('legacyTokens.publicKey', `is required for ${algorithm}`);
+    verifyKey = parseKey('legacyTokens.publicKey', () => createPublicKey(legacy.publicKey!), algorithm);
+  } else {
+    throw new SessionRevocationConfigError('legacyTokens.algorithm', `must be one of ${[...HMAC_ALGORITHMS, ...ASYMMETRIC_ALGORITHMS].join(', ')} (got ${JSON.stringify(legacy.algorithm)})`);
+  }
+  const untilMs = legacy.until instanceof Date ? legacy.until.getTime() : typeof legacy.until === 'string' ? Date.parse(legacy.until) : NaN;
+  if (!Number.isFinite(untilMs)) throw new SessionRevocationConfigError('legacyTokens.until', 'is required: the end of the transition, a Date or an ISO 8601 string');
+  if (legacy.userId !== undefined && typeof legacy.userId !== 'function') throw new SessionRevocationConfigError('legacyTokens.userId', 'must be a function (payload) => user id');
+  return { algorithm, verifyKey, issuer: legacy.issuer, audience: legacy.audience, untilMs, userId: legacy.userId };
 }
 
 /** An app's extractor: a throw means an unusable token (null), a missing one `undefined`. */

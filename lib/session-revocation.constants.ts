@@ -12,6 +12,12 @@ export const SESSION_REVOCATION_BUS = Symbol('SESSION_REVOCATION_BUS');
 export const SESSION_DATA_SOURCE = Symbol('SESSION_DATA_SOURCE');
 /** Property of the request object that holds the authenticated {@link SessionContext}. */
 export const SESSION_CONTEXT_KEY = 'sessionContext';
+/** Property of the request object that holds a {@link LegacyTokenContext} (`legacyTokens` option): the request has no session. */
+export const LEGACY_TOKEN_KEY = 'legacyToken';
+/** `WWW-Authenticate` of a request that carried no token (RFC 6750 section 3). @internal */
+export const BEARER_CHALLENGE = 'Bearer';
+/** `WWW-Authenticate` of a request whose token was refused. @internal */
+export const INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"';
 /** Header `typ` of access tokens (RFC 9068). */
 export const ACCESS_TOKEN_TYP = 'at+jwt';
 /** Longest bearer token the guard will try to parse, in characters. */

@@ -10,8 +10,9 @@
  * - `reused`: a refresh token was presented a second time; its whole family has ended.
  * - `blocked`: the user is blocked.
  * - `race`: a login or renewal lost a race with a block or a credential change.
+ * - `legacy`: a token the app minted itself (`legacyTokens`) where a session is needed.
  */
-export type SessionRefusalReason = 'malformed' | 'expired' | 'unknown' | 'revoked' | 'rotated' | 'reused' | 'blocked' | 'race';
+export type SessionRefusalReason = 'malformed' | 'expired' | 'unknown' | 'revoked' | 'rotated' | 'reused' | 'blocked' | 'race' | 'legacy';
 
 /** Base class of every error the library throws on purpose. */
 export class SessionRevocationError extends Error {
@@ -28,9 +29,15 @@ export class SessionRevocationError extends Error {
 export class SessionRefusedError extends SessionRevocationError {
   /** The HTTP status it maps to. */
   readonly status = 401;
+  /** The `WWW-Authenticate` value the 401 carries: set when an access token of a request was refused. */
+  readonly challenge?: string;
 
-  constructor(readonly reason: SessionRefusalReason) {
+  constructor(
+    readonly reason: SessionRefusalReason,
+    options: { challenge?: string } = {},
+  ) {
     super(`session refused: ${reason}`);
+    if (options.challenge) this.challenge = options.challenge;
   }
 }
 

@@ -7,6 +7,8 @@ import type { RevocationBus } from './bus/revocation-bus.js';
 import { RevocationNotifier } from './bus/revocation-notifier.js';
 import { RevocationCache } from './cache/revocation-cache.js';
 import { AccessTokens } from './core/access-tokens.js';
+import { LegacyTokens } from './core/legacy-tokens.js';
+import { RequestAuthenticator } from './core/request-authenticator.js';
 import { SessionAuthenticator } from './core/session-authenticator.js';
 import { SessionEvents } from './core/session-events.js';
 import { SessionLifecycle } from './core/session-lifecycle.js';
@@ -83,6 +85,8 @@ export const SESSION_REVOCATION_PROVIDERS: Provider[] = [
   SessionEvents,
   AccessTokens,
   SessionAuthenticator,
+  LegacyTokens,
+  RequestAuthenticator,
   SessionRevoker,
   SessionLifecycle,
   SessionWatcher,
@@ -96,6 +100,7 @@ export const SESSION_REVOCATION_EXPORTS = [
   SessionService,
   SessionGuard,
   SessionAuthenticator,
+  RequestAuthenticator,
   SessionStore,
   SESSION_REVOCATION_CONFIG,
   SESSION_DATA_SOURCE,

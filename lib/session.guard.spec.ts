@@ -36,9 +36,10 @@ describe('SessionGuard contexts', () => {
   const adapterHost = { httpAdapter: { setHeader: (res: any, k: string, v: string) => (res.headers[k] = v) } } as any;
   const sessions = (result: unknown) =>
     ({
-      authenticate: async (token: string) => {
+      authenticate: async (request: any, token: string) => {
         if (token !== 'good') throw new SessionRefusedError('malformed');
-        return result;
+        request.sessionContext = result;
+        return { session: result };
       },
     }) as any;
   const context = (type: string, args: unknown[]) =>

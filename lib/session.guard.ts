@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
-import { SessionAuthenticator } from './core/session-authenticator.js';
-import { toHttpException } from './session-error.filter.js';
+import { RequestAuthenticator } from './core/request-authenticator.js';
+import { setChallenge, toHttpException } from './session-error.filter.js';
 import type { ResolvedSessionRevocationOptions } from './session-revocation-options.js';
-import { LOGGER_CONTEXT, SESSION_CONTEXT_KEY, SESSION_REVOCATION_CONFIG, SKIP_SESSION_CHECK } from './session-revocation.constants.js';
+import { BEARER_CHALLENGE, INVALID_TOKEN_CHALLENGE, LOGGER_CONTEXT, SESSION_REVOCATION_CONFIG, SKIP_SESSION_CHECK } from './session-revocation.constants.js';
 import { SessionRefusedError, SessionStoreUnavailableError } from './session-revocation.errors.js';
 
 /**
@@ -11,7 +11,8 @@ import { SessionRefusedError, SessionStoreUnavailableError } from './session-rev
  * token by itself (a global guard runs before controller guards) and checks it against the
  * user's current session token and the server-side session. Every refusal is a 401 with a
  * generic body and `WWW-Authenticate: Bearer error="invalid_token"`; when the store cannot
- * answer the request gets 503, never a pass.
+ * answer the request gets 503, never a pass. With `legacyTokens`, the app's own pre-adoption
+ * tokens pass too until the transition ends, as a user without a session (`request.user`).
  *
  * Subclass it to support other transports: override {@link getRequest} / {@link getResponse}
  * (GraphQL is handled out of the box), or {@link handleNonHttp} for RPC and WebSocket.
@@ -23,7 +24,7 @@ export class SessionGuard implements CanActivate {
   /** @internal */
   constructor(
     protected readonly reflector: Reflector,
-    protected readonly authenticator: SessionAuthenticator,
+    protected readonly authenticator: RequestAuthenticator,
     @Inject(SESSION_REVOCATION_CONFIG) protected readonly config: ResolvedSessionRevocationOptions,
     protected readonly adapterHost: HttpAdapterHost,
   ) {}
@@ -39,9 +40,8 @@ export class SessionGuard implements CanActivate {
     if (token === undefined) throw this.refuse(response, new SessionRefusedError('malformed'), false);
     if (token === null) throw this.refuse(response, new SessionRefusedError('malformed'), true);
     try {
-      const session = await this.authenticator.authenticate(token);
-      request[SESSION_CONTEXT_KEY] = session;
-      if (request.user === undefined) request.user = session;
+      const identity = await this.authenticator.authenticate(request, token);
+      if (request.user === undefined) request.user = identity.session ?? identity.legacy;
       return true;
     } catch (error) {
       if (error instanceof SessionRefusedError || error instanceof SessionStoreUnavailableError) throw this.refuse(response, error, true);
@@ -86,13 +86,7 @@ export class SessionGuard implements CanActivate {
   /** The HTTP error for a refusal or a store failure, with `WWW-Authenticate` on a 401. */
   private refuse(response: any, error: SessionRefusedError | SessionStoreUnavailableError, tokenSent: boolean): Error {
     const exception = toHttpException(error, this.logger);
-    if (response && exception.getStatus() === 401) {
-      try {
-        this.adapterHost.httpAdapter?.setHeader(response, 'WWW-Authenticate', tokenSent ? 'Bearer error="invalid_token"' : 'Bearer');
-      } catch {
-        /* a response without headers (custom transport): the 401 still stands */
-      }
-    }
+    if (exception.getStatus() === 401) setChallenge(this.adapterHost, response, tokenSent ? INVALID_TOKEN_CHALLENGE : BEARER_CHALLENGE);
     return exception;
   }
 }

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Observable } from 'rxjs';
+import { LegacyTokens } from './core/legacy-tokens.js';
 import { SessionAuthenticator } from './core/session-authenticator.js';
 import { SessionEvents, type SessionEventListener } from './core/session-events.js';
 import { SessionLifecycle, type LogoutTokens } from './core/session-lifecycle.js';
@@ -29,6 +30,7 @@ export class SessionService {
     private readonly watcher: SessionWatcher,
     private readonly events: SessionEvents,
     @Inject(SessionStore) private readonly store: SessionStore,
+    private readonly legacy: LegacyTokens,
   ) {}
 
   /**
@@ -45,6 +47,18 @@ export class SessionService {
    */
   issue(user: object | UserId, client: SessionClientInfo = {}, options: IssueOptions = {}): Promise<IssuedTokens> {
     return this.lifecycle.issue(user, client, options);
+  }
+
+  /**
+   * The refresh bridge of a migration (`legacyTokens` option): verifies one of the app's own
+   * pre-adoption tokens like the guard does (inside the transition window, user not blocked) and
+   * starts a real session for its user, as `issue()` does. Refused (`SessionRefusedError`) for
+   * anything else, library tokens included. The legacy token itself stays valid until its `exp`:
+   * clients should drop it once exchanged.
+   */
+  async exchangeLegacyToken(legacyToken: string, client: SessionClientInfo = {}, options: IssueOptions = {}): Promise<IssuedTokens> {
+    const { userId } = await this.legacy.authenticate(legacyToken);
+    return this.lifecycle.issue(userId, client, options);
   }
 
   /**

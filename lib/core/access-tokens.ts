@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
-import { randomUUID } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import type { UserId } from '../interfaces/session-context.interface.js';
+import type { SessionJwtAlgorithm } from '../interfaces/session-revocation-options.interface.js';
 import type { ResolvedSessionRevocationOptions } from '../session-revocation-options.js';
 import { ACCESS_TOKEN_TYP, MAX_TOKEN_LENGTH, SESSION_ID_PATTERN, SESSION_REVOCATION_CONFIG } from '../session-revocation.constants.js';
 import { hmacFingerprint, jwtKey } from '../utils/crypto.js';
@@ -63,22 +64,7 @@ export class AccessTokens {
 
   /** Verifies an access token; null for anything that is not a valid token of this library. */
   verify(token: unknown, ignoreExpiration = false): AccessClaims | null {
-    if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) return null;
-    const { algorithm, verifyKey, issuer, audience, clockToleranceSeconds } = this.config;
-    let decoded: { header?: { typ?: unknown }; payload?: Record<string, unknown> };
-    try {
-      decoded = this.jwt.verify(token, {
-        algorithms: [algorithm],
-        ...(algorithm.startsWith('HS') ? { secret: jwtKey(verifyKey) } : { publicKey: jwtKey(verifyKey) }),
-        complete: true,
-        ignoreExpiration,
-        clockTolerance: clockToleranceSeconds,
-        ...(issuer ? { issuer } : {}),
-        ...(audience ? { audience } : {}),
-      }) as typeof decoded;
-    } catch {
-      return null;
-    }
+    const decoded = verifyJwt(this.jwt, token, { ...this.config, ignoreExpiration });
     const payload = decoded?.payload;
     if (!payload || decoded.header?.typ !== ACCESS_TOKEN_TYP) return null;
     const { sub, sid, sfp, iat, exp } = payload;
@@ -110,6 +96,32 @@ export function appClaims(claims: unknown): Record<string, unknown> | null {
   if (Buffer.byteLength(json) > MAX_CLAIMS_BYTES) throw new TypeError(`claims must stay under ${MAX_CLAIMS_BYTES} bytes of JSON (an access token is refused over ${MAX_TOKEN_LENGTH} characters)`);
   const copy = JSON.parse(json) as Record<string, unknown>;
   return Object.keys(copy).length > 0 ? copy : null;
+}
+
+/**
+ * Verifies a JWT with one pinned algorithm and key (`exp`, `nbf`, `iss`, `aud` as configured);
+ * null for anything that does not verify, over-long tokens included. @internal
+ */
+export function verifyJwt(
+  jwt: JwtService,
+  token: unknown,
+  options: { algorithm: string; verifyKey: KeyObject; issuer?: string; audience?: string; clockToleranceSeconds: number; ignoreExpiration?: boolean },
+): { header?: { typ?: unknown }; payload?: Record<string, unknown> } | null {
+  if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) return null;
+  const { algorithm, verifyKey, issuer, audience } = options;
+  try {
+    return jwt.verify(token, {
+      algorithms: [algorithm as SessionJwtAlgorithm],
+      ...(algorithm.startsWith('HS') ? { secret: jwtKey(verifyKey) } : { publicKey: jwtKey(verifyKey) }),
+      complete: true,
+      ignoreExpiration: options.ignoreExpiration ?? false,
+      clockTolerance: options.clockToleranceSeconds,
+      ...(issuer ? { issuer } : {}),
+      ...(audience ? { audience } : {}),
+    });
+  } catch {
+    return null;
+  }
 }
 
 /** Whether a value has the session id format the library issues. @internal */

@@ -18,6 +18,24 @@ export interface SessionContext {
   claims: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * A request authenticated by one of the app's own pre-adoption tokens (`legacyTokens` option),
+ * during the transition: a user, no session. It cannot be revoked, `@CurrentSession()` refuses
+ * it, and `SessionService.exchangeLegacyToken()` swaps it for a session.
+ */
+export interface LegacyTokenContext {
+  /** Always true: tells it apart from a {@link SessionContext}. */
+  legacy: true;
+  /** The user the token names. */
+  userId: UserId;
+  /** Token issue time (`iat`), seconds since the epoch, when it has one. */
+  issuedAt?: number;
+  /** Token expiry (`exp`), seconds since the epoch. */
+  expiresAt: number;
+  /** The verified token's payload, as the app signed it. */
+  claims: Readonly<Record<string, unknown>>;
+}
+
 /** Options of `SessionService.issue` (login) and `renew`. */
 export interface IssueOptions {
   /**

@@ -1,7 +1,7 @@
 import type { DataSource, EntityTarget, ObjectLiteral } from 'typeorm';
 import type { RevocationBus } from '../bus/revocation-bus.js';
 import type { SessionStore } from '../storage/session-store.interface.js';
-import type { SessionEvent } from './session-context.interface.js';
+import type { SessionEvent, UserId } from './session-context.interface.js';
 
 /** JWT algorithms the library accepts. `none` is never accepted. */
 export type SessionJwtAlgorithm =
@@ -37,6 +37,34 @@ export interface SessionJwtOptions {
    * `secret` (or `privateKey`). Every instance must share it.
    */
   fingerprintSecret?: string | Buffer;
+}
+
+/**
+ * The app's own access tokens, minted before it adopted the library (e.g. `JwtService.sign({ sub })`),
+ * accepted for a transition window so that nobody is logged out by the switch. A legacy token
+ * names a user but no session: it is not revocable (only blocking the user and
+ * `invalidateAllSessions()` end it before its `exp`), `@CurrentSession()` refuses it with a 401,
+ * and `SessionService.exchangeLegacyToken()` swaps it for a real session.
+ */
+export interface SessionLegacyTokenOptions {
+  /** The HMAC secret the app signed its tokens with (HS* algorithms). */
+  secret?: string | Buffer;
+  /** The PEM public key of the app's tokens (RS*, PS*, ES* algorithms). */
+  publicKey?: string | Buffer;
+  /** The one algorithm the app's tokens use, pinned on verification. Default `HS256`. */
+  algorithm?: SessionJwtAlgorithm;
+  /** `iss` the app's tokens carry, required when set. */
+  issuer?: string;
+  /** `aud` the app's tokens carry, required when set. */
+  audience?: string;
+  /**
+   * End of the transition (a `Date` or an ISO 8601 string): from then on legacy tokens are
+   * refused, and the module warns at startup that the option can go. Set it to the time the
+   * last legacy token expires (deploy time plus the old token lifetime).
+   */
+  until: Date | string;
+  /** The user a verified legacy payload names. Default: its `sub` claim. */
+  userId?: (payload: Record<string, unknown>) => UserId | undefined;
 }
 
 /** What the guard does on contexts that are not HTTP or GraphQL (RPC, WebSocket). */
@@ -114,6 +142,8 @@ export interface SessionRevocationModuleOptions {
    * does `@SkipSessionCheck()` routes. `@SkipSessionCheck(false)` still turns the check back on.
    */
   publicRouteKey?: string | symbol;
+  /** Accept the app's own pre-adoption tokens until a date (see {@link SessionLegacyTokenOptions}). */
+  legacyTokens?: SessionLegacyTokenOptions;
   /**
    * Reads the access token from a request. Default: the `Authorization: Bearer` header.
    * Return `undefined` when the request carries none.
