@@ -15,6 +15,7 @@ import { SessionLifecycle } from './core/session-lifecycle.js';
 import { SessionRevoker } from './core/session-revoker.js';
 import { SessionWatcher } from './core/session-watcher.js';
 import type { SessionRevocationModuleOptions } from './interfaces/session-revocation-options.interface.js';
+import { PassportStrategyAudit } from './passport/passport-strategy.audit.js';
 import { SessionErrorFilter } from './session-error.filter.js';
 import { resolveOptions, type ResolvedSessionRevocationOptions } from './session-revocation-options.js';
 import { SESSION_DATA_SOURCE, SESSION_REVOCATION_BUS, SESSION_REVOCATION_CONFIG } from './session-revocation.constants.js';
@@ -92,6 +93,7 @@ export const SESSION_REVOCATION_PROVIDERS: Provider[] = [
   SessionWatcher,
   SessionService,
   SessionGuard,
+  PassportStrategyAudit,
   { provide: APP_FILTER, useClass: SessionErrorFilter },
 ];
 
