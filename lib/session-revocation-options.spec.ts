@@ -41,6 +41,12 @@ describe('resolveOptions', () => {
     ['bad ttl', { userEntity: User, jwt: { secret, accessTtl: '15 minutes' } }, /'jwt.accessTtl' must be a duration/],
     ['short fingerprint secret', { userEntity: User, jwt: { secret, fingerprintSecret: 'x' } }, /'jwt.fingerprintSecret' must be at least 32 bytes/],
     ['bad non-http policy', { userEntity: User, jwt: { secret }, nonHttpContexts: 'allow' }, /'nonHttpContexts'/],
+    ['legacy tokens without an end', { userEntity: User, jwt: { secret }, legacyTokens: { secret } }, /'legacyTokens.until' is required/],
+    ['legacy tokens ending on no date', { userEntity: User, jwt: { secret }, legacyTokens: { secret, until: 'soon' } }, /'legacyTokens.until' is required/],
+    ['legacy tokens without a secret', { userEntity: User, jwt: { secret }, legacyTokens: { until: new Date() } }, /'legacyTokens.secret' is required for HS256/],
+    ['legacy tokens without a public key', { userEntity: User, jwt: { secret }, legacyTokens: { algorithm: 'RS256', until: new Date() } }, /'legacyTokens.publicKey' is required/],
+    ['legacy tokens with alg none', { userEntity: User, jwt: { secret }, legacyTokens: { secret, algorithm: 'none', until: new Date() } }, /'legacyTokens.algorithm' must be one of/],
+    ['a legacy user mapping that is no function', { userEntity: User, jwt: { secret }, legacyTokens: { secret, until: new Date(), userId: 'sub' } }, /'legacyTokens.userId' must be a function/],
     ['empty public route key', { userEntity: User, jwt: { secret }, publicRouteKey: '' }, /'publicRouteKey' must be a non-empty string or a symbol/],
   ])('refuses %s with a message naming the option', (_case, options, message) => {
     expect(() => resolveOptions(options as any)).toThrow(SessionRevocationConfigError);

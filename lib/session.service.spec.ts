@@ -1,3 +1,5 @@
+import { jest } from '@jest/globals';
+import { JwtService } from '@nestjs/jwt';
 import { Test } from '@nestjs/testing';
 import { SessionRevocationModule } from './session-revocation.module.js';
 import { SessionRefusedError } from './session-revocation.errors.js';
@@ -7,10 +9,11 @@ import type { SessionEvent } from './interfaces/session-context.interface.js';
 
 const secret = 'unit-test-secret-that-is-long-enough-0123';
 
-async function service() {
+async function service(legacyUntil?: Date) {
   const store = new MemorySessionStore();
+  const legacyTokens = legacyUntil && { secret: 'the-app-s-own-old-secret', until: legacyUntil };
   const moduleRef = await Test.createTestingModule({
-    imports: [SessionRevocationModule.forRoot({ store, jwt: { secret, issuer: 'unit', audience: 'unit' }, mountGuard: false })],
+    imports: [SessionRevocationModule.forRoot({ store, jwt: { secret, issuer: 'unit', audience: 'unit' }, mountGuard: false, legacyTokens })],
   }).compile();
   await moduleRef.init();
   const sessions = moduleRef.get(SessionService);
@@ -138,5 +141,39 @@ describe('SessionService on the in-memory store', () => {
   it('refuses garbage without touching the store', async () => {
     expect(await t.sessions.authenticate('not.a.token')).toBeNull();
     await expect(t.sessions.refresh('')).rejects.toEqual(expect.objectContaining({ reason: 'malformed' }));
+  });
+});
+
+describe('SessionService.exchangeLegacyToken', () => {
+  const until = new Date(Date.now() + 3_600_000);
+  const legacy = (sub: unknown, secret = 'the-app-s-own-old-secret') => new JwtService({ secret }).sign({ sub, name: 'ada' }, { expiresIn: 60 });
+
+  it('swaps a legacy token for a session until the transition ends, then refuses it', async () => {
+    const t = await service(until);
+    try {
+      t.store.addUser(21);
+      const issued = await t.sessions.exchangeLegacyToken(legacy(21), {}, { claims: { name: 'ada' } });
+      expect(await t.sessions.authenticate(issued.accessToken)).toMatchObject({ userId: 21, claims: { name: 'ada' } });
+      await expect(t.sessions.exchangeLegacyToken(issued.accessToken)).rejects.toBeInstanceOf(SessionRefusedError);
+      await expect(t.sessions.exchangeLegacyToken(legacy(21, 'another-secret'))).rejects.toMatchObject({ reason: 'malformed' });
+      const now = jest.spyOn(Date, 'now').mockReturnValue(until.getTime());
+      try {
+        await expect(t.sessions.exchangeLegacyToken(legacy(21))).rejects.toMatchObject({ reason: 'legacy' });
+      } finally {
+        now.mockRestore();
+      }
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('refuses without the option', async () => {
+    const t = await service();
+    try {
+      t.store.addUser(22);
+      await expect(t.sessions.exchangeLegacyToken(legacy(22))).rejects.toBeInstanceOf(SessionRefusedError);
+    } finally {
+      await t.close();
+    }
   });
 });
