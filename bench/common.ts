@@ -27,9 +27,10 @@ export const BENCH_JWT = { secret: BENCH_SECRET, issuer: 'bench', audience: 'ben
  * usually configured: the floor) or as a KeyObject; this library strict, cached (single
  * instance defaults: ttl 5 s), or cached with a Redis bus (ttl 60 s, the multi-instance setup).
  * The library is configured with the same string secret as (b); it parses it into a KeyObject
- * once at startup.
+ * once at startup. 'session-strategy' is (b2)'s route with the library's SessionJwtStrategy behind
+ * `AuthGuard('jwt')` (cached defaults, the library's guard not mounted).
  */
-export type GuardKind = 'none' | 'passport' | 'passport-keyobject' | 'strict' | 'cached' | 'cached-bus';
+export type GuardKind = 'none' | 'passport' | 'passport-keyobject' | 'strict' | 'cached' | 'cached-bus' | 'session-strategy';
 
 export type DbSpec = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; schema: string };
 

@@ -9,7 +9,8 @@
  *  1. Throughput of `GET /me`: (a) no guard, (b) @nestjs/passport + passport-jwt (signature
  *     only, string secret as in its docs: the floor; (b2) the same with a KeyObject secret),
  *     (c) this guard in strict mode, (d) this guard with its cache (single-instance defaults),
- *     (e) cached with a Redis bus; (a)-(d) on SQLite and on PostgreSQL, (b2) and (e) on
+ *     (e) cached with a Redis bus, (f) SessionJwtStrategy behind AuthGuard('jwt') on (b2)'s
+ *     route and key type; (a)-(d) on SQLite and on PostgreSQL, (b2), (e) and (f) on
  *     PostgreSQL only. 1,000 users, requests spread round robin.
  *     Same warm-up, duration and connections for every run; ROUNDS interleaved rounds, the
  *     median reported; the server counts the SQL statements it sends per request.
@@ -236,6 +237,7 @@ const GUARD_LABELS: Record<GuardKind, string> = {
   strict: '(c) this guard, strict (cache: false)',
   cached: "(d) this guard, cached (defaults: ttl '5s')",
   'cached-bus': "(e) this guard, cached + Redis bus (ttl '60s')",
+  'session-strategy': "(f) SessionJwtStrategy via AuthGuard('jwt'), cached (b2's route and key type)",
 };
 
 /** Every request takes the next of `tokens` (one shared counter): users are spread evenly. */
@@ -464,11 +466,11 @@ async function main(): Promise<void> {
 
   // 1. Throughput
   const rows: ThroughputRow[] = [];
-  const guards: GuardKind[] = ['none', 'passport', 'passport-keyobject', 'strict', 'cached'];
+  const guards: GuardKind[] = ['none', 'passport', 'passport-keyobject', 'strict', 'cached', 'session-strategy'];
   if (redisVersion) guards.push('cached-bus');
-  // (b2) and (e) only on PostgreSQL (the multi-instance setup; (b2) does not touch the
-  // database at all), to keep the whole run near 5 minutes.
-  const postgresOnly: GuardKind[] = ['passport-keyobject', 'cached-bus'];
+  // (b2), (e) and (f) only on PostgreSQL (the multi-instance setup; (b2) does not touch the
+  // database at all, (f) is compared with it), to keep the whole run near 5 minutes.
+  const postgresOnly: GuardKind[] = ['passport-keyobject', 'cached-bus', 'session-strategy'];
   for (const db of dbs) {
     rows.push(...(await throughput(db, db === 'postgres' ? guards : guards.filter((g) => !postgresOnly.includes(g)))));
   }

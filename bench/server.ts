@@ -12,6 +12,7 @@ import { ExtractJwt, Strategy } from 'passport-jwt';
 import { DataSource } from 'typeorm';
 import { CurrentSession, SessionRevocationModule, SessionService, type SessionContext, type SessionRevocationModuleOptions } from '../lib/index.js';
 import { RevocationNotifier } from '../lib/bus/revocation-notifier.js';
+import { SessionJwtStrategy } from '../lib/passport/index.js';
 import { BENCH_JWT, BENCH_SECRET, BenchUser, dataSourceOptions, serveIpc, StatementListener, type ServerConfig } from './common.js';
 
 const config: ServerConfig = JSON.parse(process.argv[2]);
@@ -44,6 +45,14 @@ class JwtStrategy extends PassportStrategy(Strategy) {
 
   validate(payload: { sub: string; sid: string }) {
     return { userId: Number(payload.sub), sessionId: payload.sid };
+  }
+}
+
+/** (f) The same route with this library's strategy: one verification, then the revocation check. */
+@Injectable()
+class BenchSessionJwtStrategy extends SessionJwtStrategy {
+  validate(session: SessionContext) {
+    return { userId: session.userId, sessionId: session.sessionId };
   }
 }
 
@@ -87,7 +96,8 @@ class StatementCounter extends StatementListener {
 }
 
 async function main(): Promise<void> {
-  const passport = config.guard === 'passport' || config.guard === 'passport-keyobject';
+  const sessionStrategy = config.guard === 'session-strategy';
+  const passport = config.guard === 'passport' || config.guard === 'passport-keyobject' || sessionStrategy;
   const guarded = !passport && config.guard !== 'none';
   const controllers: Type[] = config.guard === 'none' ? [OpenController] : passport ? [PassportController] : [SessionController];
   const counter = new StatementCounter();
@@ -99,7 +109,7 @@ async function main(): Promise<void> {
       ...(passport ? [PassportModule] : []),
     ],
     controllers,
-    providers: passport ? [JwtStrategy] : [],
+    providers: passport ? [sessionStrategy ? BenchSessionJwtStrategy : JwtStrategy] : [],
   })
   class BenchAppModule {}
 
