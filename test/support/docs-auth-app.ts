@@ -15,7 +15,6 @@ import { Body, Controller, Get, Headers, Injectable, Module, Post, Request, SetM
 import { APP_GUARD, Reflector } from '@nestjs/core';
 import { JwtModule, JwtService } from '@nestjs/jwt';
 import { AuthGuard, PassportModule, PassportStrategy } from '@nestjs/passport';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ExtractJwt, Strategy as JwtPassportStrategy } from 'passport-jwt';
@@ -36,6 +35,7 @@ import {
 } from '../../lib/index.js';
 import { SessionJwtStrategy } from '../../lib/passport/index.js';
 import type { TestDatabase } from './databases.js';
+import { startApp } from './test-app.js';
 
 export type Adoption = 'before' | 'strategy' | 'guard' | 'both' | 'footgun';
 
@@ -228,16 +228,7 @@ export async function createDocsApp(
     ],
   })
   class DocsAppModule {}
-  const moduleRef = await Test.createTestingModule({ imports: [DocsAppModule] }).compile();
-  let app: INestApplication;
-  if (opts.adapter === 'fastify') {
-    app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
-    await app.init();
-    await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
-  } else {
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
-  }
+  const app = await startApp(await Test.createTestingModule({ imports: [DocsAppModule] }).compile(), opts.adapter);
   return {
     app,
     server: app.getHttpServer(),

@@ -1,6 +1,6 @@
 import { Controller, Get, Module, Param, Post, type INestApplication } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
+import { Test, type TestingModule } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import {
@@ -87,16 +87,7 @@ export async function createTestApp(
     controllers: [TestController],
   })
   class TestAppModule {}
-  const moduleRef = await Test.createTestingModule({ imports: [TestAppModule] }).compile();
-  let app: INestApplication;
-  if (opts.adapter === 'fastify') {
-    app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter());
-    await app.init();
-    await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
-  } else {
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
-  }
+  const app = await startApp(await Test.createTestingModule({ imports: [TestAppModule] }).compile(), opts.adapter);
   return {
     app,
     dataSource: app.get(DataSource),
@@ -106,4 +97,13 @@ export async function createTestApp(
       await db.cleanup();
     },
   };
+}
+
+/** Creates and initializes the Nest app of a compiled testing module, over Express (default) or Fastify, without Nest's logs. */
+export async function startApp(moduleRef: TestingModule, adapter: 'express' | 'fastify' = 'express'): Promise<INestApplication> {
+  if (adapter === 'express') return moduleRef.createNestApplication({ logger: false }).init();
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  return app;
 }
