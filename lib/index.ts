@@ -9,7 +9,7 @@ export { SessionErrorFilter } from './session-error.filter.js';
 export type { SessionEventListener } from './core/session-events.js';
 
 // Options and errors
-export type { ResolvedSessionRevocationOptions, ResolvedBusOption } from './session-revocation-options.js';
+export type { ResolvedSessionRevocationOptions, ResolvedBusOption, ResolvedLegacyTokens } from './session-revocation-options.js';
 export { InjectSessionRevocationOptions } from './session-revocation.decorators.js';
 export { LEGACY_TOKEN_KEY, SESSION_CONTEXT_KEY, SESSION_REVOCATION_CONFIG } from './session-revocation.constants.js';
 export {

@@ -32,6 +32,10 @@ export class SessionRefusedError extends SessionRevocationError {
   /** The `WWW-Authenticate` value the 401 carries: set when an access token of a request was refused. */
   readonly challenge?: string;
 
+  /**
+   * @param reason why, for logs and events
+   * @param options.challenge the `WWW-Authenticate` value of the 401 (an access token of a request was refused)
+   */
   constructor(
     readonly reason: SessionRefusalReason,
     options: { challenge?: string } = {},
