@@ -130,6 +130,8 @@ describe('SessionService on the in-memory store', () => {
   it.each([
     ['an array', ['admin'], /plain object/],
     ['a string', 'admin', /plain object/],
+    ['a date', new Date(), /plain object/],
+    ['a map', new Map([['roles', ['admin']]]), /plain object/],
     ['a cycle', (() => { const c: any = {}; c.self = c; return c; })(), /JSON-serializable/],
     ['too much', { blob: 'x'.repeat(5000) }, /under 4096 bytes/],
   ])('refuses claims that are %s', async (_case, claims, message) => {

@@ -82,7 +82,8 @@ export class AccessTokens {
  */
 export function appClaims(claims: unknown): Record<string, unknown> | null {
   if (claims === undefined || claims === null) return null;
-  if (typeof claims !== 'object' || Array.isArray(claims)) throw new TypeError('claims must be a plain object of JSON values');
+  const prototype = typeof claims === 'object' ? Object.getPrototypeOf(claims) : undefined;
+  if (prototype !== Object.prototype && prototype !== null) throw new TypeError('claims must be a plain object of JSON values');
   const reserved = Object.keys(claims).filter((name) => RESERVED_CLAIMS.includes(name));
   if (reserved.length > 0) {
     throw new TypeError(`claim${reserved.length > 1 ? 's' : ''} ${reserved.map((n) => `'${n}'`).join(', ')} cannot be set by the app: the library writes ${RESERVED_CLAIMS.join(', ')}`);
