@@ -1,6 +1,7 @@
 import request from 'supertest';
-import { installSessionTokenTrigger } from '../lib/index.js';
-import { testDatabases } from './support/databases.js';
+import { Column, DataSource, DefaultNamingStrategy, Entity, PrimaryGeneratedColumn, type DataSourceOptions } from 'typeorm';
+import { createSessionTokenTriggerMigration, installSessionTokenTrigger, RevokesSessions, SessionTokenColumn } from '../lib/index.js';
+import { freshMysqlDatabase, freshPostgresSchema, mysqlUrl, postgresUrl, testDatabase, testDatabases } from './support/databases.js';
 import { createTestApp, TestUser, type TestApp } from './support/test-app.js';
 
 describe.each(testDatabases())('password changes end sessions by every write path (%s)', (_name, database) => {
@@ -15,7 +16,8 @@ describe.each(testDatabases())('password changes end sessions by every write pat
 
   const users = () => t.dataSource.getRepository(TestUser);
   const tokenOf = async (id: number) =>
-    (await users().createQueryBuilder('u').addSelect('u.sessionToken').where('u.id = :id', { id }).getOneOrFail()).sessionToken;
+    (await users().createQueryBuilder('u').withDeleted().addSelect('u.sessionToken').where('u.id = :id', { id }).getOneOrFail()).sessionToken;
+  const passwordOf = async (id: number) => (await users().findOneByOrFail({ id })).passwordHash;
 
   async function newUser(email = `u${Math.random().toString(36).slice(2)}@example.com`) {
     return users().save(users().create({ email, passwordHash: 'hash-1' }));
@@ -113,6 +115,129 @@ describe.each(testDatabases())('password changes end sessions by every write pat
     await users().save(stale);
     expect(await tokenOf(user.id)).toBe(rotated);
     await me(tokenAfterRotation).expect(200);
+  });
+
+  it('update(id, { password: sameHash }) rotates (the SET names the column), save() with the same value does not', async () => {
+    const user = await newUser();
+    const token = await login(user.id);
+    await users().save({ id: user.id, passwordHash: 'hash-1' });
+    await me(token).expect(200);
+    await users().update(user.id, { passwordHash: 'hash-1' });
+    await me(token).expect(401);
+  });
+
+  /** Logs a user in, runs `write`, and checks old sessions end (or not) and the token column changed (or not). */
+  async function afterWrite(write: (user: TestUser) => Promise<unknown>, rotates: boolean) {
+    const user = await newUser();
+    const token = await login(user.id);
+    const before = await tokenOf(user.id);
+    await write(user);
+    await me(token).expect(rotates ? 401 : 200);
+    if (rotates) expect(await tokenOf(user.id)).not.toBe(before);
+    else expect(await tokenOf(user.id)).toBe(before);
+    return user;
+  }
+
+  describe('upsert', () => {
+    it('repository.upsert() overwriting the password', async () => {
+      const user = await afterWrite((u) => users().upsert({ email: u.email, passwordHash: 'hash-2' }, ['email']), true);
+      expect(await passwordOf(user.id)).toBe('hash-2');
+    });
+
+    it('manager.upsert() overwriting the password', () =>
+      afterWrite((u) => t.dataSource.manager.upsert(TestUser, { email: u.email, passwordHash: 'hash-2' }, { conflictPaths: ['email'] }), true));
+
+    it('insert().orUpdate() overwriting the password, inside a transaction', () =>
+      afterWrite(
+        (u) =>
+          t.dataSource.transaction((manager) =>
+            manager.createQueryBuilder().insert().into(TestUser).values({ email: u.email, passwordHash: 'hash-2' }).orUpdate(['passwordHash'], ['email']).execute(),
+          ),
+        true,
+      ));
+
+    it('not when the conflict path leaves the password alone (orUpdate of another column)', async () => {
+      const user = await afterWrite(
+        (u) => t.dataSource.createQueryBuilder().insert().into(TestUser).values({ email: u.email, passwordHash: 'other', displayName: 'Ada' }).orUpdate(['displayName'], ['email']).execute(),
+        false,
+      );
+      expect(await passwordOf(user.id)).toBe('hash-1');
+      expect((await users().findOneByOrFail({ id: user.id })).displayName).toBe('Ada');
+    });
+
+    it('not when the overwritten password is the same value, nor for orIgnore()', () =>
+      afterWrite(async (u) => {
+        await users().upsert({ email: u.email, passwordHash: 'hash-1', displayName: 'Ada' }, ['email']);
+        await t.dataSource.createQueryBuilder().insert().into(TestUser).values({ email: u.email, passwordHash: 'other' }).orIgnore().execute();
+      }, false));
+
+    it('a bulk upsert gives every changed row its own new token and inserts new rows with one', async () => {
+      const [a, b] = await Promise.all([newUser(), newUser()]);
+      const tokens = await Promise.all([login(a.id), login(b.id)]);
+      const before = await Promise.all([tokenOf(a.id), tokenOf(b.id)]);
+      const email = `fresh-${Math.random().toString(36).slice(2)}@example.com`;
+      await users().upsert(
+        [
+          { email: a.email, passwordHash: 'bulk' },
+          { email: b.email, passwordHash: 'bulk' },
+          { email, passwordHash: 'bulk' },
+        ],
+        ['email'],
+      );
+      for (const token of tokens) await me(token).expect(401);
+      const fresh = (await users().findOneByOrFail({ email })).id;
+      const after = await Promise.all([tokenOf(a.id), tokenOf(b.id), tokenOf(fresh)]);
+      expect(new Set([...after, ...before]).size).toBe(5);
+      after.forEach((token) => expect(token).toMatch(/^[0-9a-f]{32,64}$/));
+    });
+
+    it('never writes back an old token an upserted object carries', async () => {
+      const user = await newUser();
+      const old = await tokenOf(user.id);
+      const oldSession = await login(user.id);
+      await t.sessions.invalidateSessions(user.id);
+      await users().upsert({ email: user.email, passwordHash: 'hash-1', sessionToken: old }, ['email']);
+      expect(await tokenOf(user.id)).not.toBe(old);
+      await me(oldSession).expect(401);
+    });
+  });
+
+  it('increment() and decrement() of a @RevokesSessions() column', async () => {
+    await afterWrite((u) => users().increment({ id: u.id }, 'credentialsVersion', 1), true);
+    await afterWrite((u) => users().decrement({ id: u.id }, 'credentialsVersion', 1), true);
+  });
+
+  it('softDelete() ends the sessions; restore() does not bring them back, a new login works', async () => {
+    const user = await newUser();
+    const token = await login(user.id);
+    await users().softDelete({ id: user.id });
+    await me(token).expect(401);
+    await request(server).post(`/login/${user.id}`).expect(401);
+    await users().restore({ id: user.id });
+    await me(token).expect(401);
+    await me(await login(user.id)).expect(200);
+  });
+
+  it('softRemove(entity) and recover(entity): the same', async () => {
+    const user = await newUser();
+    const token = await login(user.id);
+    const before = await tokenOf(user.id);
+    const loaded = await users().findOneByOrFail({ id: user.id });
+    await users().softRemove(loaded);
+    await me(token).expect(401);
+    await users().recover(loaded);
+    await me(token).expect(401);
+    expect(await tokenOf(user.id)).not.toBe(before);
+    await me(await login(user.id)).expect(200);
+  });
+
+  it('delete() and remove(entity) end the sessions', async () => {
+    const [a, b] = await Promise.all([newUser(), newUser()]);
+    const [ta, tb] = await Promise.all([login(a.id), login(b.id)]);
+    await users().delete({ id: a.id });
+    await me(ta).expect(401);
+    await users().remove(await users().findOneByOrFail({ id: b.id }));
+    await me(tb).expect(401);
   });
 });
 
