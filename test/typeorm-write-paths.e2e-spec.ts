@@ -292,4 +292,107 @@ describe.each(rawSqlSetups)('writes TypeORM cannot see, with the trigger (%s, %s
     await t.dataSource.createQueryBuilder().update(TestUser).set({ passwordHash: 'silent' }).where('id = :id', { id: other.id }).callListeners(false).execute();
     await eventually(otherToken, 401);
   });
+
+  const table = () => t.dataSource.getMetadata(TestUser).tablePath.split('.').map((part) => t.dataSource.driver.escape(part)).join('.');
+  const q = (name: string) => t.dataSource.driver.escape(name);
+  const tokenOf = async (id: number) =>
+    (await users().createQueryBuilder('u').withDeleted().addSelect('u.sessionToken').where('u.id = :id', { id }).getOneOrFail()).sessionToken;
+
+  it('a raw DELETE of the user ends the sessions (with LISTEN/NOTIFY at once, although the cache holds the user)', async () => {
+    await installSessionTokenTrigger(t.dataSource, TestUser);
+    const user = await newUser();
+    const token = await login(user.id);
+    await me(token).expect(200);
+    await t.dataSource.query(`DELETE FROM ${table()} WHERE id = ${user.id}`);
+    await eventually(token, 401);
+  });
+
+  it('a raw soft delete and restore: the restored user has a new token, old sessions stay dead', async () => {
+    await installSessionTokenTrigger(t.dataSource, TestUser);
+    const user = await newUser();
+    const token = await login(user.id);
+    const before = await tokenOf(user.id);
+    await t.dataSource.query(`UPDATE ${table()} SET ${q('deletedAt')} = CURRENT_TIMESTAMP WHERE id = ${user.id}`);
+    await t.dataSource.query(`UPDATE ${table()} SET ${q('deletedAt')} = NULL WHERE id = ${user.id}`);
+    await eventually(token, 401);
+    expect(await tokenOf(user.id)).not.toBe(before);
+  });
+
+  it('never keeps a token value the raw UPDATE sets, and gives each row of a raw bulk UPDATE its own token', async () => {
+    await installSessionTokenTrigger(t.dataSource, TestUser);
+    const [a, b] = [await newUser(), await newUser()];
+    const old = await tokenOf(a.id);
+    await t.dataSource.query(`UPDATE ${table()} SET ${q('passwordHash')} = 'raw-bulk', ${q('sessionToken')} = '${old}' WHERE id IN (${a.id}, ${b.id})`);
+    const after = [await tokenOf(a.id), await tokenOf(b.id)];
+    expect(after).not.toContain(old);
+    expect(after[0]).not.toBe(after[1]);
+  });
+
+  it('upsert and increment with callListeners(false): the trigger is the backstop, and leaves other columns alone', async () => {
+    await installSessionTokenTrigger(t.dataSource, TestUser);
+    const [a, b, c] = [await newUser(), await newUser(), await newUser()];
+    const [ta, tb, tc] = [await login(a.id), await login(b.id), await login(c.id)];
+    const upsert = (email: string, overwrite: string[]) =>
+      t.dataSource.createQueryBuilder().insert().into(TestUser).values({ email, passwordHash: 'upserted' }).orUpdate(overwrite, ['email']).callListeners(false).execute();
+    await upsert(a.email, ['passwordHash']);
+    await upsert(b.email, ['displayName']);
+    await t.dataSource.createQueryBuilder().update(TestUser).set({ credentialsVersion: () => `${q('credentialsVersion')} + 1` }).where('id = :id', { id: c.id }).callListeners(false).execute();
+    await eventually(ta, 401);
+    await eventually(tc, 401);
+    await me(tb).expect(200);
+  });
+});
+
+class SnakeNamingStrategy extends DefaultNamingStrategy {
+  columnName(propertyName: string, customName: string | undefined, prefixes: string[]): string {
+    return customName ?? [...prefixes, propertyName].join('_').replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  }
+}
+
+describe.each(testDatabases())('the trigger is installed on the table TypeORM resolves (%s)', (name) => {
+  it('another PostgreSQL schema / MySQL database than the connection default, a naming strategy, an entity prefix, quotes in the name', async () => {
+    const db = testDatabase(name)!;
+    const other = name === 'postgres' ? await freshPostgresSchema(postgresUrl!, 'other') : name === 'mariadb' ? await freshMysqlDatabase(mysqlUrl!, 'other') : undefined;
+    const location = other && 'schema' in other ? { schema: other.schema } : other && 'database' in other ? { database: other.database } : {};
+
+    // TypeORM's own schema sync handles quote characters in names only on SQLite; a space needs quoting everywhere.
+    const tableName = name === 'sqlite' ? 'we"ird`users' : 'user accounts';
+    @Entity({ name: tableName, ...location })
+    class Account {
+      @PrimaryGeneratedColumn() id: number;
+      @Column({ type: 'varchar' }) @RevokesSessions() passwordHash: string;
+      @Column({ type: 'varchar', default: '' }) displayName: string;
+      @SessionTokenColumn() sessionToken: string;
+    }
+
+    const dataSource = new DataSource({ ...(await db.options([Account])), namingStrategy: new SnakeNamingStrategy(), entityPrefix: 'app_' } as DataSourceOptions);
+    await dataSource.initialize();
+    try {
+      const metadata = dataSource.getMetadata(Account);
+      expect(metadata.tableName).toBe(`app_${tableName}`);
+      const q = (s: string) => dataSource.driver.escape(s);
+      const table = [location.schema ?? location.database, metadata.tableName].filter(Boolean).map((s) => q(s!)).join('.');
+      const { id } = await dataSource.getRepository(Account).save({ passwordHash: 'h1', sessionToken: 'old-token' });
+      const token = async () => (await dataSource.query(`SELECT ${q('session_token')} AS t FROM ${table} WHERE id = ${id}`))[0].t;
+      const migration = new (createSessionTokenTriggerMigration(Account))();
+      const runner = dataSource.createQueryRunner();
+      try {
+        await migration.up(runner);
+        await dataSource.query(`UPDATE ${table} SET ${q('display_name')} = 'x' WHERE id = ${id}`);
+        expect(await token()).toBe('old-token');
+        await dataSource.query(`UPDATE ${table} SET ${q('password_hash')} = 'h2' WHERE id = ${id}`);
+        const rotated = await token();
+        expect(rotated).toMatch(/^[0-9a-f]{32,64}$/);
+        await migration.down(runner);
+        await dataSource.query(`UPDATE ${table} SET ${q('password_hash')} = 'h3' WHERE id = ${id}`);
+        expect(await token()).toBe(rotated);
+      } finally {
+        await runner.release();
+      }
+    } finally {
+      await dataSource.destroy();
+      await db.cleanup();
+      await other?.drop();
+    }
+  });
 });
