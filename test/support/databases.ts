@@ -20,8 +20,12 @@ export interface TestDatabase {
 /** PostgreSQL server of the specs: `TEST_DATABASE_URL` (or `DATABASE_URL`), or the CI one. */
 export const postgresUrl =
   process.env.TEST_DATABASE_URL ?? (process.env.DATABASE_URL?.startsWith('postgres') ? process.env.DATABASE_URL : undefined) ?? (process.env.CI ? 'postgres://postgres@127.0.0.1:5432/test' : undefined);
-/** MySQL/MariaDB server of the specs: `TEST_MYSQL_URL` (`mysql://` or `mariadb://`), or the CI one (MariaDB). */
-export const mysqlUrl = process.env.TEST_MYSQL_URL ?? (process.env.CI ? 'mariadb://root@127.0.0.1:3306/test' : undefined);
+/**
+ * MySQL/MariaDB server of the specs: `TEST_MYSQL_URL`, or under CI the machine's MariaDB
+ * through TypeORM's `mysql` driver (as the sample's `DATABASE_URL=mysql://...`). A
+ * `mariadb://` URL selects TypeORM's `mariadb` type instead.
+ */
+export const mysqlUrl = process.env.TEST_MYSQL_URL ?? (process.env.CI ? 'mysql://root@127.0.0.1:3306/test' : undefined);
 
 const randomName = (prefix: string) => `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
 
@@ -47,24 +51,17 @@ export async function freshPostgresSchema(url: string, prefix = 't'): Promise<{ 
   };
 }
 
-/** Connection options of a `mysql://` or `mariadb://` URL (TypeORM type `mysql` or `mariadb`), on `database`. */
-export function mysqlOptions(url: string, database?: string): DataSourceOptions {
-  const parsed = new URL(url);
-  return {
-    type: parsed.protocol === 'mariadb:' ? 'mariadb' : 'mysql',
-    host: parsed.hostname,
-    port: Number(parsed.port || 3306),
-    username: decodeURIComponent(parsed.username || 'root'),
-    password: decodeURIComponent(parsed.password),
-    database: database ?? (decodeURIComponent(parsed.pathname.slice(1)) || undefined),
-    charset: 'utf8mb4',
-  };
+/** Connection options of a `mysql://` or `mariadb://` URL (TypeORM type `mysql` or `mariadb`), on `database` (none: the server only). */
+export function mysqlOptions(url: string, database: string | undefined): DataSourceOptions {
+  const target = new URL(url);
+  target.pathname = database ? `/${encodeURIComponent(database)}` : '';
+  return { type: target.protocol === 'mariadb:' ? 'mariadb' : 'mysql', url: target.toString(), charset: 'utf8mb4' };
 }
 
 /** A fresh MySQL/MariaDB database on `url`; `drop()` removes it. */
 export async function freshMysqlDatabase(url: string, prefix = 't'): Promise<{ database: string; options: DataSourceOptions; drop(): Promise<void> }> {
   const database = randomName(prefix);
-  const server = { ...mysqlOptions(url), database: undefined } as DataSourceOptions;
+  const server = mysqlOptions(url, undefined);
   await admin(server, `CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4`);
   return {
     database,
