@@ -86,7 +86,7 @@ const results: Record<string, { me: number; refresh: number; rotated: boolean | 
 let n = 0;
 for (const [name, write] of Object.entries(paths)) {
   const user = await users.save(users.create({ email: \`u\${n++}@example.com\`, password: 'old' }));
-  const tokens = await (await fetch(\`\${base}/login/\${user.id}\`, { method: 'POST' })).json();
+  const tokens = (await (await fetch(\`\${base}/login/\${user.id}\`, { method: 'POST' })).json()) as { accessToken: string; refreshToken: string };
   const me = () => fetch(\`\${base}/me\`, { headers: { authorization: \`Bearer \${tokens.accessToken}\` } }).then((r) => r.status);
   if ((await me()) !== 200) throw new Error('login failed');
   const before = await tokenOf(user.id);
