@@ -52,6 +52,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, dataDir = resol
   } else if (/^postgres(ql)?:\/\//i.test(url)) {
     database = { type: 'postgres', url };
   } else if (/^(mysql|mariadb):\/\//i.test(url)) {
+    // mariadb:// selects TypeORM's mariadb type (right column defaults on a MariaDB server).
     database = { type: /^mariadb/i.test(url) ? 'mariadb' : 'mysql', url, charset: 'utf8mb4' };
   } else {
     throw new Error('DATABASE_URL must be a postgres://, mysql:// or mariadb:// URL (leave it unset for the embedded SQLite file)');
