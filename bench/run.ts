@@ -37,6 +37,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { DataSource } from 'typeorm';
 import { percentile, round, type BusSpec, type DbSpec, type GuardKind, type IpcResponse, type ServerConfig } from './common.js';
+import { freshPostgresSchema } from '../test/support/databases.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..', '..', '..'); // dist-all/bench-build/bench -> repo
@@ -163,25 +164,14 @@ async function redisAvailable(): Promise<string | undefined> {
   }
 }
 
-async function pgAdmin(sql: string): Promise<void> {
-  const admin = new DataSource({ type: 'postgres', url: POSTGRES_URL });
-  await admin.initialize();
-  try {
-    await admin.query(sql);
-  } finally {
-    await admin.destroy();
-  }
-}
-
 /** A fresh, empty database for one run; `drop()` removes it. */
 async function freshDatabase(kind: 'sqlite' | 'postgres'): Promise<{ spec: DbSpec; drop(): Promise<void> }> {
   if (kind === 'sqlite') {
     const dir = mkdtempSync(join(os.tmpdir(), 'bench-'));
     return { spec: { kind: 'sqlite', file: join(dir, 'bench.sqlite') }, drop: async () => rmSync(dir, { recursive: true, force: true }) };
   }
-  const schema = `bench_${randomBytes(5).toString('hex')}`;
-  await pgAdmin(`CREATE SCHEMA "${schema}"`);
-  return { spec: { kind: 'postgres', url: POSTGRES_URL, schema }, drop: () => pgAdmin(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`) };
+  const { schema, drop } = await freshPostgresSchema(POSTGRES_URL, 'bench');
+  return { spec: { kind: 'postgres', url: POSTGRES_URL, schema }, drop };
 }
 
 // ------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import { SessionGuard } from './session.guard.js';
 import { SessionService } from './session.service.js';
 import { SessionStore } from './storage/session-store.interface.js';
 import { TypeOrmSessionStore } from './typeorm/typeorm-session.store.js';
+import { assertDataSourceSupported } from './typeorm/data-source-checks.js';
 
 /** Whether the options need a TypeORM DataSource (the default store, or the PostgreSQL bus). */
 function needsDataSource(config: ResolvedSessionRevocationOptions): boolean {
@@ -47,6 +48,7 @@ export const SESSION_REVOCATION_PROVIDERS: Provider[] = [
         throw new SessionRevocationConfigError('dataSource', 'is missing and no TypeORM DataSource is registered (use TypeOrmModule.forRoot or pass dataSource)');
       }
       if (!dataSource.isInitialized) throw new SessionRevocationConfigError('dataSource', 'must be initialized before the module starts');
+      assertDataSourceSupported(dataSource, { userEntity: config.store ? undefined : (config.userEntity as Function), postgresBus: config.bus?.kind === 'postgres' ? 'postgresNotify' : undefined });
       return dataSource;
     },
     inject: [SESSION_REVOCATION_CONFIG, { token: DataSource, optional: true }],

@@ -15,7 +15,7 @@ export type SampleDatabaseOptions = DataSourceOptions extends infer T
 export interface SampleConfig {
   /** HTTP port (`PORT`, default 3000). */
   port: number;
-  /** Where users and sessions live (`DATABASE_URL`; unset: SQLite file `data/sample.sqlite`). */
+  /** Where users and sessions live (`DATABASE_URL`: `postgres://`, `mysql://` or `mariadb://`; unset: SQLite file `data/sample.sqlite`). */
   database: SampleDatabaseOptions;
   /** Optional Redis revocation bus for several instances (`REDIS_URL`). */
   redisUrl?: string;
@@ -51,8 +51,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, dataDir = resol
     database = { type: 'better-sqlite3', database: resolve(dataDir, 'sample.sqlite') };
   } else if (/^postgres(ql)?:\/\//i.test(url)) {
     database = { type: 'postgres', url };
+  } else if (/^(mysql|mariadb):\/\//i.test(url)) {
+    // mariadb:// selects TypeORM's mariadb type (right column defaults on a MariaDB server).
+    database = { type: /^mariadb/i.test(url) ? 'mariadb' : 'mysql', url, charset: 'utf8mb4' };
   } else {
-    throw new Error('DATABASE_URL must be a postgres:// URL (leave it unset for the embedded SQLite file)');
+    throw new Error('DATABASE_URL must be a postgres://, mysql:// or mariadb:// URL (leave it unset for the embedded SQLite file)');
   }
 
   let jwtSecret = env.JWT_SECRET;

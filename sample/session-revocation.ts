@@ -6,12 +6,7 @@ import { User } from './users/user.entity.js';
 /**
  * The library, configured asynchronously from the app's config. This one dynamic module is
  * imported by AppModule (which mounts the global guard) and by every feature module that
- * injects SessionService; Nest makes a single instance of it.
- *
- * Why not `isGlobal: true`: a global module is shut down after TypeORM's (also global)
- * module here, and with the PostgreSQL LISTEN/NOTIFY bus the DataSource's `destroy()` then
- * waits forever for the bus's pooled connection (app.close() hangs). Imported normally, the
- * library shuts down first and releases it.
+ * injects SessionService; Nest makes a single instance of it (`isGlobal: true` would do too).
  */
 export const SessionRevocation = SessionRevocationModule.forRootAsync({
   inject: [SAMPLE_CONFIG],
@@ -28,9 +23,10 @@ export const SessionRevocation = SessionRevocationModule.forRootAsync({
     // (its unsafe requests must pass the CSRF check in web/csrf.middleware.ts).
     tokenExtractor: sampleTokenExtractor,
     // Several instances: revocations reach every instance at once over Redis, or over
-    // PostgreSQL LISTEN/NOTIFY (the session-token trigger notifies too). The embedded SQLite
-    // file is single-process: the default cache TTL (5 s) bounds what writes from outside
-    // the app (raw SQL through the trigger) can take to be noticed.
+    // PostgreSQL LISTEN/NOTIFY (the session-token trigger notifies too). MySQL/MariaDB has no
+    // such channel: set REDIS_URL there for several instances. Without a bus, the default
+    // cache TTL (5 s) bounds what writes from outside the app (raw SQL through the trigger)
+    // can take to be noticed.
     ...(config.redisUrl
       ? { redis: { url: config.redisUrl } }
       : config.database.type === 'postgres'

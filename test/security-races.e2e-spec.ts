@@ -471,7 +471,8 @@ describe.each(testDatabases())('races in the library (%s)', (_dbName, database) 
       afterPasswordChange((stale, id) => repo().update(id, { ...stale, displayName: 'update stale write' })),
     );
     it('after a password change, repository.upsert(stale entity) does not bring back the tokens issued before it', () =>
-      afterPasswordChange((stale) => repo().upsert({ ...stale, displayName: 'upsert stale write' }, ['id'])),
+      // On the unique email: PostgreSQL leaves a generated id out of the INSERT, so ['id'] would never conflict there.
+      afterPasswordChange((stale) => repo().upsert({ ...stale, displayName: 'upsert stale write' }, ['email'])),
     );
   });
 });

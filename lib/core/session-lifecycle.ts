@@ -11,6 +11,7 @@ import { SessionAuthenticator } from './session-authenticator.js';
 import { SessionEvents } from './session-events.js';
 import { fingerprintMatches, sessionEndCause } from './session-liveness.js';
 import { SessionRevoker } from './session-revoker.js';
+import { sameValue } from '../utils/same-value.js';
 
 /** Tokens that `SessionService.logout` may be given; either one names the session. */
 export interface LogoutTokens {
@@ -239,15 +240,6 @@ export class SessionLifecycle {
     const accessToken = this.tokens.mint(userId, session);
     return { accessToken, refreshToken, sessionId: session.id, expiresIn: this.tokens.expiresIn };
   }
-}
-
-/** Whether a column value read back equals the one a login was checked against. */
-function sameValue(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (a === null || b === null || a === undefined || b === undefined) return false;
-  if (a instanceof Date || b instanceof Date) return new Date(a as Date).getTime() === new Date(b as Date).getTime();
-  if (typeof a === 'object' || typeof b === 'object') return JSON.stringify(a) === JSON.stringify(b);
-  return String(a) === String(b);
 }
 
 function truncate(value: string | undefined, max: number): string | null {

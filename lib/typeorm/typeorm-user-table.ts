@@ -5,8 +5,7 @@ import type { UserSnapshot } from '../storage/session-store.interface.js';
 import { newSessionToken } from '../utils/crypto.js';
 import { getRevokingProperties, getSessionTokenProperty } from './entity-metadata.js';
 import { randomTokenSql, sqlDialect } from './session-token-sql.js';
-
-const NUMERIC_TYPES = ['int', 'integer', 'bigint', 'smallint', 'int2', 'int4', 'int8', 'numeric', 'decimal', 'tinyint', 'mediumint'];
+import { userIdKind } from './data-source-checks.js';
 
 /**
  * The app's own user table, as far as the library needs it: the id mapping, the
@@ -36,8 +35,9 @@ export class TypeOrmUserTable {
     const pk = this.metadata.primaryColumns[0];
     this.pkProperty = pk.propertyName;
     const dbType = String(pk.type === Number ? 'integer' : pk.type).toLowerCase();
-    this.numericId = pk.type === Number || NUMERIC_TYPES.includes(dbType);
-    this.uuidId = dbType === 'uuid';
+    const kind = userIdKind(this.metadata);
+    this.numericId = kind === 'number';
+    this.uuidId = kind === 'uuid';
     // Ids a column cannot hold are refused before any query (PostgreSQL/MySQL integers are 32-bit).
     const sqlite = sqlDialect(dataSource) === 'sqlite';
     this.maxId = sqlite || /big|int8|numeric|decimal/.test(dbType) ? Number.MAX_SAFE_INTEGER : /small|int2/.test(dbType) ? 32767 : 2147483647;

@@ -2,7 +2,6 @@ import { Module, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,23 +16,15 @@ import {
 } from '../../lib/index.js';
 import { RevocationNotifier } from '../../lib/bus/revocation-notifier.js';
 import { TEST_SECRET, TestController, TestUser } from './test-app.js';
+import { freshPostgresSchema, postgresUrl, warnSkipped } from './databases.js';
 
 /**
  * Helpers for the multi-instance specs: several Nest apps in one jest process sharing one
  * database (an SQLite file or one PostgreSQL schema) and, optionally, one Redis.
  */
 
-export const postgresUrl =
-  process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? (process.env.CI ? 'postgres://postgres@127.0.0.1:5432/test' : undefined);
+export { postgresUrl, warnSkipped };
 export const redisUrl = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL ?? (process.env.CI ? 'redis://127.0.0.1:6379' : undefined);
-
-const warned = new Set<string>();
-/** Says once per process that a group of tests was skipped and how to run it. */
-export function warnSkipped(what: string, how: string): void {
-  if (warned.has(what)) return;
-  warned.add(what);
-  console.warn(`${what} tests SKIPPED: ${how}`);
-}
 
 /** One database several app instances share. */
 export interface SharedDatabase {
@@ -58,38 +49,20 @@ function sqliteFile(): SharedDatabase {
   };
 }
 
-async function adminQuery(url: string, sql: string): Promise<void> {
-  const admin = new DataSource({ type: 'postgres', url });
-  await admin.initialize();
-  try {
-    await admin.query(sql);
-  } finally {
-    await admin.destroy();
-  }
-}
-
 /** A fresh PostgreSQL schema, created before the first instance starts. */
 export async function postgresSchema(url: string): Promise<SharedDatabase> {
-  const schema = `scal_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
-  await adminQuery(url, `CREATE SCHEMA "${schema}"`);
+  const fresh = await freshPostgresSchema(url, 'scal');
   return {
     name: 'postgres',
-    options: (synchronize) => ({
-      type: 'postgres',
-      url,
-      schema,
-      entities: ENTITIES,
-      synchronize,
-      extra: { options: `-c search_path=${schema}`, max: 10 },
-    }),
-    cleanup: () => adminQuery(url, `DROP SCHEMA IF EXISTS "${schema}" CASCADE`),
+    options: (synchronize) => ({ ...fresh.options, entities: ENTITIES, synchronize }) as DataSourceOptions,
+    cleanup: fresh.drop,
   };
 }
 
 /** The shared databases to run on: an SQLite file always, PostgreSQL under CI or with a URL. */
 export function sharedDatabases(): Array<[string, () => Promise<SharedDatabase>]> {
   const list: Array<[string, () => Promise<SharedDatabase>]> = [['sqlite', async () => sqliteFile()]];
-  if (postgresUrl) list.push(['postgres', () => postgresSchema(postgresUrl)]);
+  if (postgresUrl) list.push(['postgres', () => postgresSchema(postgresUrl!)]);
   else warnSkipped('PostgreSQL', 'set CI=1 or TEST_DATABASE_URL=postgres://... to run them');
   return list;
 }

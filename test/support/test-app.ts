@@ -2,7 +2,7 @@ import { Controller, Get, Module, Param, Post, type INestApplication } from '@ne
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, DataSource, DeleteDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import {
   CurrentSession,
   RevokesSessions,
@@ -22,7 +22,7 @@ export class TestUser {
   @PrimaryGeneratedColumn()
   id: number;
 
-  @Column({ type: 'varchar' })
+  @Column({ type: 'varchar', length: 191, unique: true })
   @RevokesSessions()
   email: string;
 
@@ -32,6 +32,15 @@ export class TestUser {
 
   @Column({ type: 'varchar', default: '' })
   displayName: string;
+
+  /** A numeric revoking column (for increment/decrement). */
+  @Column({ type: 'int', default: 0 })
+  @RevokesSessions()
+  credentialsVersion: number;
+
+  /** Soft deletion: a restored user must not get old sessions back. */
+  @DeleteDateColumn({ nullable: true })
+  deletedAt: Date | null;
 
   @SessionTokenColumn()
   sessionToken: string;
