@@ -151,8 +151,8 @@ export function resolveOptions(options: SessionRevocationModuleOptions | undefin
   if (!Number.isFinite(clockToleranceSeconds) || clockToleranceSeconds < 0) {
     throw new SessionRevocationConfigError('jwt.clockToleranceSeconds', 'must be a non-negative number');
   }
-  if (options.nonHttpContexts && !['skip', 'deny'].includes(options.nonHttpContexts)) {
-    throw new SessionRevocationConfigError('nonHttpContexts', "must be 'skip' or 'deny'");
+  if (options.nonHttpContexts !== undefined && !['authenticate', 'skip', 'deny'].includes(options.nonHttpContexts)) {
+    throw new SessionRevocationConfigError('nonHttpContexts', "must be 'authenticate', 'skip' or 'deny'");
   }
   const bus = resolveBus(options);
   let cacheMax = 0;
@@ -188,7 +188,7 @@ export function resolveOptions(options: SessionRevocationModuleOptions | undefin
     cacheMax,
     cacheTtlMs,
     bus,
-    nonHttpContexts: options.nonHttpContexts ?? 'skip',
+    nonHttpContexts: options.nonHttpContexts ?? 'authenticate',
     publicRouteKey,
     legacyTokens: options.legacyTokens === undefined ? undefined : resolveLegacyTokens(options.legacyTokens),
     tokenExtractor: extractor ? safeExtractor(extractor) : extractBearerToken,

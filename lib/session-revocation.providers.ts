@@ -10,6 +10,7 @@ import { AccessTokens } from './core/access-tokens.js';
 import { LegacyTokens } from './core/legacy-tokens.js';
 import { RequestAuthenticator } from './core/request-authenticator.js';
 import { SessionAuthenticator } from './core/session-authenticator.js';
+import { SessionConnectionRegistry } from './core/session-connection-registry.js';
 import { SessionEvents } from './core/session-events.js';
 import { SessionLifecycle } from './core/session-lifecycle.js';
 import { SessionRevoker } from './core/session-revoker.js';
@@ -93,6 +94,7 @@ export const SESSION_REVOCATION_PROVIDERS: Provider[] = [
   SessionRevoker,
   SessionLifecycle,
   SessionWatcher,
+  SessionConnectionRegistry,
   SessionService,
   SessionGuard,
   PassportStrategyAudit,
@@ -105,6 +107,7 @@ export const SESSION_REVOCATION_EXPORTS = [
   SessionGuard,
   SessionAuthenticator,
   RequestAuthenticator,
+  SessionConnectionRegistry,
   SessionStore,
   SESSION_REVOCATION_CONFIG,
   SESSION_DATA_SOURCE,

@@ -1,6 +1,9 @@
 import { Inject, Injectable, Logger, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import { RequestAuthenticator } from './core/request-authenticator.js';
+import { SessionConnectionRegistry } from './core/session-connection-registry.js';
+import { sessionHolder } from './decorators/current-session.decorator.js';
+import { extractBearerToken } from './http/token-extractors.js';
 import { setChallenge, toHttpException } from './session-error.filter.js';
 import type { ResolvedSessionRevocationOptions } from './session-revocation-options.js';
 import { BEARER_CHALLENGE, INVALID_TOKEN_CHALLENGE, LOGGER_CONTEXT, SESSION_REVOCATION_CONFIG, SKIP_SESSION_CHECK } from './session-revocation.constants.js';
@@ -14,8 +17,9 @@ import { SessionRefusedError, SessionStoreUnavailableError } from './session-rev
  * answer the request gets 503, never a pass. With `legacyTokens`, the app's own pre-adoption
  * tokens pass too until the transition ends, as a user without a session (`request.user`).
  *
+ * WebSocket and RPC contexts are authenticated too, or refused (see {@link handleNonHttp}).
  * Subclass it to support other transports: override {@link getRequest} / {@link getResponse}
- * (GraphQL is handled out of the box), or {@link handleNonHttp} for RPC and WebSocket.
+ * (GraphQL is handled out of the box), {@link getRpcToken}, or {@link handleNonHttp}.
  */
 @Injectable()
 export class SessionGuard implements CanActivate {
@@ -27,6 +31,7 @@ export class SessionGuard implements CanActivate {
     protected readonly authenticator: RequestAuthenticator,
     @Inject(SESSION_REVOCATION_CONFIG) protected readonly config: ResolvedSessionRevocationOptions,
     protected readonly adapterHost: HttpAdapterHost,
+    protected readonly connections: SessionConnectionRegistry,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -76,11 +81,49 @@ export class SessionGuard implements CanActivate {
   }
 
   /**
-   * RPC and WebSocket contexts carry no bearer header the guard knows how to read. By
-   * default they are let through untouched (`nonHttpContexts: 'skip'`); `'deny'` refuses them.
+   * Contexts other than HTTP and GraphQL, by the `nonHttpContexts` policy. `'authenticate'` (the
+   * default): a WebSocket message is checked against the session its connection was opened with
+   * (the `nestjs-session-revocation/socket.io` and `/ws` adapters authenticate the handshake), an
+   * RPC message by the token {@link getRpcToken} finds; anything else is refused, with the
+   * transport's exception (`WsException` / `RpcException`, message `Unauthorized`, or `Service
+   * Unavailable` when the store cannot answer). `'deny'` refuses every such context; `'skip'` lets
+   * them through unchecked: an explicit opt-out.
    */
-  protected handleNonHttp(_context: ExecutionContext): boolean {
-    return this.config.nonHttpContexts === 'skip';
+  protected async handleNonHttp(context: ExecutionContext): Promise<boolean> {
+    const policy = this.config.nonHttpContexts;
+    const type = context.getType<string>();
+    if (policy !== 'authenticate' || (type !== 'ws' && type !== 'rpc')) return policy === 'skip';
+    // Loaded only here: an app with a WebSocket or RPC context has the package installed.
+    const Exception = type === 'ws' ? (await import('@nestjs/websockets')).WsException : (await import('@nestjs/microservices')).RpcException;
+    try {
+      if (type === 'ws') {
+        await this.connections.verify(context.switchToWs().getClient());
+      } else {
+        const token = this.getRpcToken(context);
+        if (token === undefined || token === null) throw new SessionRefusedError('malformed');
+        // The message's context holds the outcome for @CurrentSession(), as a request does.
+        await this.authenticator.authenticate(sessionHolder(context) ?? {}, token);
+      }
+      return true;
+    } catch (error) {
+      if (error instanceof SessionRefusedError || error instanceof SessionStoreUnavailableError) {
+        throw new Exception(toHttpException(error, this.logger).message);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * The access token of an RPC message: `data.accessToken`, or `data.authorization` as
+   * `Bearer <token>`. Override it to read a transport's own headers (NATS headers, gRPC metadata,
+   * Kafka headers: `context.switchToRpc().getContext()`). `undefined` when none, `null` when unusable.
+   */
+  protected getRpcToken(context: ExecutionContext): string | undefined | null {
+    const data = context.switchToRpc().getData();
+    if (typeof data !== 'object' || data === null) return undefined;
+    if (data.accessToken !== undefined) return typeof data.accessToken === 'string' && data.accessToken.length > 0 ? data.accessToken : null;
+    if (data.authorization !== undefined) return extractBearerToken({ headers: { authorization: data.authorization } });
+    return undefined;
   }
 
   /** The HTTP error for a refusal or a store failure, with `WWW-Authenticate` on a 401. */

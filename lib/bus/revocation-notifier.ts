@@ -59,6 +59,14 @@ export class RevocationNotifier {
     if (bus) cache.setBypass(true);
   }
 
+  /**
+   * Whether revocations made on every instance reach this one now: a bus is configured, connected,
+   * and nothing waits to be re-sent. False without a bus. (What decides whether the cache is used.)
+   */
+  get busHealthy(): boolean {
+    return this.healthy;
+  }
+
   /** Messages waiting to be re-sent (for tests and diagnostics). */
   get pendingCount(): number {
     return this.pending.length;

@@ -1,6 +1,7 @@
 import type { MessageEvent } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import type { SessionContext } from '../interfaces/session-context.interface.js';
+import { settleSessionEnd } from '../core/session-settle.js';
 import type { SessionEnded, SessionService } from '../session.service.js';
 
 /** Event types written by {@link sessionEventStream}. */
@@ -47,8 +48,6 @@ export interface SessionEventStreamOptions {
   endAt?: Date | null;
 }
 
-/** Re-check offsets (ms) within the settle time. */
-const SETTLE_STEPS = [0, 0.1, 0.25, 0.5, 1];
 /** Longest delay `setTimeout` takes as is (about 24.8 days); longer waits are re-armed. */
 const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
@@ -106,35 +105,20 @@ export function sessionEventStream(
     const heartbeat = heartbeatInterval > 0 ? setInterval(() => subscriber.next({ comment: 'keep-alive' }), heartbeatInterval) : undefined;
     heartbeat?.unref?.();
 
-    const settleTime = options.settleTime ?? 1000;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const wait = (ms: number) => new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
-    /** Whether the session is still live: true, false, or undefined when the store cannot answer. */
-    const listed = async (): Promise<boolean | undefined> => {
-      try {
-        // Listed with itself as the current session: revoked or expired means gone, while a session
-        // between its own password change and renew() still counts as there.
-        return (await sessions.list(session.userId, session.sessionId)).some((s) => s.id === session.sessionId);
-      } catch {
-        return undefined;
-      }
-    };
     const settle = async (ended: SessionEnded) => {
-      let waited = 0;
-      for (const step of SETTLE_STEPS) {
-        const due = Math.round(step * settleTime);
-        if (due > waited) await wait(due - waited);
-        waited = due;
-        if (subscriber.closed) return;
-        const live = await listed();
-        if (subscriber.closed) return;
-        if (live === false) {
-          subscriber.next({ type: SESSION_STREAM_EVENTS.ended, data: { sessionId: session.sessionId, at: ended.at.toISOString() } });
-          return subscriber.complete();
-        }
-        if (live === undefined) break; // the store cannot answer: let the client reconnect and be checked again
-      }
-      subscriber.next({ type: SESSION_STREAM_EVENTS.reconnect, data: { sessionId: session.sessionId } });
+      const outcome = await settleSessionEnd(session, {
+        list: (userId, current) => sessions.list(userId, current),
+        settleTime: options.settleTime ?? 1000,
+        wait: (ms) => new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+        closed: () => subscriber.closed,
+      });
+      if (!outcome) return;
+      subscriber.next(
+        outcome === 'ended'
+          ? { type: SESSION_STREAM_EVENTS.ended, data: { sessionId: session.sessionId, at: ended.at.toISOString() } }
+          : { type: SESSION_STREAM_EVENTS.reconnect, data: { sessionId: session.sessionId } },
+      );
       subscriber.complete();
     };
     let expiry: ReturnType<typeof setTimeout> | undefined;

@@ -67,8 +67,13 @@ export interface SessionLegacyTokenOptions {
   userId?: (payload: Record<string, unknown>) => UserId | undefined;
 }
 
-/** What the guard does on contexts that are not HTTP or GraphQL (RPC, WebSocket). */
-export type NonHttpContextPolicy = 'skip' | 'deny';
+/**
+ * What the guard does on contexts that are not HTTP or GraphQL (WebSocket, RPC): `'authenticate'`
+ * them (WebSocket messages against their connection's session, RPC messages by the token they
+ * carry) and refuse what it cannot authenticate; `'deny'` them all; or `'skip'` them unchecked
+ * (an explicit opt-out: the app then authenticates them itself).
+ */
+export type NonHttpContextPolicy = 'authenticate' | 'skip' | 'deny';
 
 /** The per-request cache of users and sessions. */
 export interface SessionCacheOptions {
@@ -134,7 +139,7 @@ export interface SessionRevocationModuleOptions {
   postgresNotify?: boolean | SessionPostgresNotifyOptions;
   /** Minimum time between two `lastSeenAt` writes of one session. Default `'1m'`. */
   lastSeenInterval?: string | number;
-  /** Guard behaviour for RPC and WebSocket contexts. Default `'skip'`. */
+  /** Guard behaviour for WebSocket and RPC contexts. Default `'authenticate'` (refuse what cannot be authenticated). */
   nonHttpContexts?: NonHttpContextPolicy;
   /**
    * The metadata key of the app's own "public route" decorator (the NestJS docs'
