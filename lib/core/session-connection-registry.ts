@@ -193,13 +193,20 @@ export class SessionConnectionRegistry implements OnApplicationShutdown {
   private async end(connection: Connection, refused: SessionRefusalReason): Promise<void> {
     const { session } = connection;
     const closed = () => inState(connection, 'closed');
-    const outcome = await settleSessionEnd(session, {
-      list: (userId, current) => this.limited(() => this.lifecycle.list(userId, current)),
+    const list = (current?: string) => this.limited(() => this.lifecycle.list(session.userId, current));
+    let outcome = await settleSessionEnd(session, {
+      list: (_userId, current) => list(current),
       settleTime: refused === 'expired' ? 0 : SETTLE_TIME_MS,
       wait: (ms) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref?.()),
       closed,
     });
     if (!outcome) return;
+    if (outcome === 'reconnect' && refused === 'rotated') {
+      // Still there only as "current": renewed (new tokens exist) or not (the user's token rotated
+      // with no renewal, e.g. a password set by raw SQL: any refresh would end it).
+      const renewed = await list().then((rows) => rows.some((s) => s.id === session.sessionId), () => true);
+      if (!renewed) outcome = 'ended';
+    }
     let reason: string = refused;
     if (outcome === 'ended') {
       const row = await this.limited(() => this.store.findSession(session.sessionId)).catch(() => null);

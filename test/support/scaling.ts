@@ -1,4 +1,4 @@
-import { Module, type INestApplication } from '@nestjs/common';
+import { Module, type INestApplication, type Provider } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -80,12 +80,17 @@ export interface Instance {
 /**
  * Starts an instance (Express, logs off) with the module on `dbOptions`; `options` may carry
  * the extras (`isGlobal`). `moduleFirst` imports SessionRevocationModule before TypeOrmModule
- * (the order decides which of two global modules Nest shuts down first).
+ * (the order decides which of two global modules Nest shuts down first); `providers` join the
+ * app's module (gateways), `beforeInit` runs before `app.init()` (a WebSocket adapter).
  */
 export async function startInstance(
   dbOptions: DataSourceOptions,
   options: Partial<SessionRevocationModuleOptions> & SessionRevocationModuleExtras = {},
-  { moduleFirst = false }: { moduleFirst?: boolean } = {},
+  {
+    moduleFirst = false,
+    providers = [],
+    beforeInit,
+  }: { moduleFirst?: boolean; providers?: Provider[]; beforeInit?: (app: INestApplication) => void } = {},
 ): Promise<Instance> {
   const typeorm = TypeOrmModule.forRoot({ ...dbOptions, logging: false } as any);
   const sessionRevocation = SessionRevocationModule.forRoot({
@@ -96,10 +101,12 @@ export async function startInstance(
   @Module({
     imports: moduleFirst ? [sessionRevocation, typeorm] : [typeorm, sessionRevocation],
     controllers: [TestController],
+    providers,
   })
   class ScalingAppModule {}
   const moduleRef = await Test.createTestingModule({ imports: [ScalingAppModule] }).compile();
   const app = moduleRef.createNestApplication({ logger: false });
+  beforeInit?.(app);
   await app.init();
   return {
     app,
