@@ -1,6 +1,7 @@
 import { ValidationPipe, type INestApplication, type LogLevel, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { SessionIoAdapter } from '../lib/socket.io/index.js';
 import { AppModule } from './app.module.js';
 import { jsonBodyParser } from './common/json-body.middleware.js';
 import type { SampleConfig } from './config.js';
@@ -30,6 +31,9 @@ export async function createSampleApp(config: SampleConfig, options: CreateSampl
   app.use(csrfProtection());
   app.use(refreshTokenFromCookie());
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
+  // socket.io on the same server and port (namespace /live): handshakes authenticated, sockets
+  // disconnected when their session ends.
+  app.useWebSocketAdapter(new SessionIoAdapter(app));
   app.enableShutdownHooks();
   try {
     await app.init();

@@ -7,6 +7,7 @@ import type { SampleConfig } from './config.js';
 import { SampleConfigModule } from './config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
+import { LiveModule } from './live/live.module.js';
 import { MeModule } from './me/me.module.js';
 import { SessionRevocation } from './session-revocation.js';
 import { SessionsModule } from './sessions/sessions.module.js';
@@ -28,6 +29,7 @@ export class AppModule {
         AdminModule,
         HealthModule,
         WebModule,
+        LiveModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: DatabaseUnavailableFilter }],
     };

@@ -84,7 +84,8 @@ function normalizedPath(request: Request): string {
   return path === '' ? '/' : path;
 }
 
-function isSameOrigin(origin: string | string[], host: string | undefined): boolean {
+/** Whether an `Origin` header names this very host (http or https). */
+export function isSameOrigin(origin: string | string[], host: string | undefined): boolean {
   if (typeof origin !== 'string' || !host) return false;
   try {
     const url = new URL(origin);
