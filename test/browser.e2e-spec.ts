@@ -108,6 +108,16 @@ const userAgent = (device: string) => `Mozilla/5.0 (X11; Linux x86_64) AppleWebK
     return calls;
   }
 
+  /** The WebSocket connections a page opens, and the frames it receives on them. */
+  function recordSocketFrames(page: Page): { urls: string[]; frames: string[] } {
+    const seen = { urls: [] as string[], frames: [] as string[] };
+    page.on('websocket', (socket) => {
+      seen.urls.push(socket.url());
+      socket.on('framereceived', (frame) => seen.frames.push(String(frame.payload)));
+    });
+    return seen;
+  }
+
   /** Waits for the "you were signed out" notice; returns how long it took from `since`. */
   async function noticeShown(page: Page, since: number): Promise<number> {
     await page.locator('#notice').waitFor({ state: 'visible', timeout: NOTICE_WITHIN_MS + 1000 });
@@ -130,6 +140,7 @@ const userAgent = (device: string) => `Mozilla/5.0 (X11; Linux x86_64) AppleWebK
     const a = await device('DeviceA');
     await signUp(a, email);
     const b = await device('DeviceB');
+    const bSocket = recordSocketFrames(b);
     await signIn(b, email);
     // Chromium keeps the prefixed cookies on http://localhost (a secure context): host-only, Secure.
     const kept = (await b.context().cookies()).map((c) => `${c.name} ${c.domain} ${c.path} secure=${c.secure} httpOnly=${c.httpOnly}`).sort();
@@ -156,9 +167,11 @@ const userAgent = (device: string) => `Mozilla/5.0 (X11; Linux x86_64) AppleWebK
     await a.locator('#devices tbody tr:not(.current) button').click();
     const elapsed = await noticeShown(b, t0);
     expect(elapsed).toBeLessThan(NOTICE_WITHIN_MS);
-    // Pushed over /events: before the notice was up, B asked the API nothing (it then clears its cookies).
-    const asked = bCalls.filter((c) => c.at <= t0 + elapsed && c.path !== '/events' && !(c.method === 'POST' && c.path === '/auth/logout'));
+    // Pushed over the /live socket: before the notice was up, B asked the API nothing (it then clears its cookies).
+    const asked = bCalls.filter((c) => c.at <= t0 + elapsed && !c.path.startsWith('/socket.io/') && !(c.method === 'POST' && c.path === '/auth/logout'));
     expect(asked).toEqual([]);
+    expect(bSocket.urls).toEqual([expect.stringMatching(/^ws:\/\/localhost:\d+\/socket\.io\/\?EIO=4&transport=websocket$/)]);
+    expect(bSocket.frames.some((f) => f.startsWith('42/live,["session-ended",{"reason":"user-revoked"}]'))).toBe(true);
     await showsNoPrivateData(b, email);
 
     // A: still signed in, one device left; B's cookies are gone.

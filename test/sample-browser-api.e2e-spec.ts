@@ -83,7 +83,11 @@ describe.each(testDatabases())('sample app, browser side (%s)', (_name, database
       const js = await request(s.server).get('/app.js').expect(200);
       expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');
       expect(js.headers['cache-control']).toBe('no-store');
-      expect(js.text).toContain("new EventSource('/events')");
+      // Its live notice is the /live socket; the socket.io client it imports comes from the same origin.
+      expect(js.text).toContain("io('/live'");
+      expect(js.text).toContain("import { io } from '/socket.io/socket.io.esm.min.js';");
+      const client = await request(s.server).get('/socket.io/socket.io.esm.min.js').expect(200);
+      expect(client.headers['content-type']).toMatch(/javascript/);
       const css = await request(s.server).get('/app.css').expect(200);
       expect(css.headers['content-type']).toBe('text/css; charset=utf-8');
     });

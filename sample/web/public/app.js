@@ -4,6 +4,8 @@
 // in `X-CSRF-Token`. Private data is only ever fetched (no-store) and written into the DOM,
 // never into the HTML, and is wiped on sign-out and whenever the page is hidden.
 
+import { io } from '/socket.io/socket.io.esm.min.js';
+
 const CSRF_COOKIE = '__Host-csrf_token';
 const LOCK = 'session-tokens';
 
@@ -21,9 +23,9 @@ const view = {
 };
 
 let signedIn = false;
-let events = null; // the EventSource of /events while signed in
-let eventsRetry = 1000;
-let eventsTimer = null;
+let live = null; // the socket of /live while signed in
+let liveRetry = 1000;
+let liveTimer = null;
 let devicesTimer = null;
 let pending = 0; // API calls in flight
 let idleWaiters = [];
@@ -153,7 +155,7 @@ function clearPrivate() {
 
 function showSignedOut() {
   signedIn = false;
-  closeEvents();
+  closeLive();
   clearInterval(devicesTimer);
   clearPrivate();
   show('signed-out');
@@ -241,7 +243,7 @@ async function loadAccount() {
   showEmail(me.email);
   show('account');
   await loadDevices();
-  openEvents();
+  openLive();
   clearInterval(devicesTimer);
   devicesTimer = setInterval(() => void loadDevices(), 30_000);
 }
@@ -278,7 +280,7 @@ async function signOutOthers(event) {
 }
 
 async function signOut() {
-  closeEvents();
+  closeLive();
   await api('POST', '/auth/logout', undefined, { retry: false });
   signedIn = false;
   clearPrivate();
@@ -370,65 +372,73 @@ function onChangeEmail(event) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Live notice: GET /events (server-sent events)
+// Live notice: the socket.io namespace /live (the HttpOnly access cookie authenticates the
+// handshake). The server says `session-ended` when this device's session is over, and
+// `reconnect` when only its token stopped working (this device's own password or email change,
+// or the access token's expiry): then it disconnects. One socket per tab, over the WebSocket
+// transport: unlike a server-sent-events stream it does not hold one of the browser's few
+// HTTP/1.1 connections to this origin, which several open tabs would otherwise use up.
 
 function setLive(on) {
   view.live.dataset.state = on ? 'on' : 'off';
   view.live.querySelector('span').textContent = on ? 'on' : 'off';
 }
 
-function closeEvents() {
-  clearTimeout(eventsTimer);
-  eventsTimer = null;
-  if (events) events.close();
-  events = null;
+function closeLive() {
+  clearTimeout(liveTimer);
+  liveTimer = null;
+  if (live) {
+    live.removeAllListeners();
+    live.disconnect();
+  }
+  live = null;
   setLive(false);
 }
 
-function openEvents() {
-  closeEvents();
+function openLive() {
+  closeLive();
   if (!signedIn) return;
-  const source = new EventSource('/events');
-  events = source;
-  source.addEventListener('ready', () => {
-    eventsRetry = 1000;
+  const socket = io('/live', { transports: ['websocket'], reconnectionDelayMax: 30_000 });
+  live = socket;
+  socket.on('connect', () => {
+    liveRetry = 1000;
     setLive(true);
   });
-  source.addEventListener('session-ended', () => {
-    closeEvents();
+  socket.on('session-ended', () => {
+    closeLive();
     endedElsewhere();
   });
-  // This device got new tokens (its own password or email change): the stream's token is
-  // superseded. Reopen it once the call that renewed them is done and the cookies are set.
-  source.addEventListener('reconnect', () => {
-    closeEvents();
-    void idle().then(() => scheduleEventsCheck(200));
+  // This device's token is superseded: reconnect once the call that renewed it is done and the
+  // cookies are set (or, after an expiry, once /me has refreshed them).
+  socket.on('reconnect', () => {
+    closeLive();
+    void idle().then(() => scheduleLiveCheck(200));
   });
-  source.addEventListener('error', () => {
-    setLive(false);
-    // CONNECTING: the browser retries by itself (network trouble, server restart).
-    // CLOSED: the server refused the stream (401 once the access token expired, 503, ...).
-    if (source.readyState === EventSource.CLOSED && events === source) {
-      events = null;
-      scheduleEventsCheck(eventsRetry);
-      eventsRetry = Math.min(eventsRetry * 2, 30_000);
-    }
+  // Network trouble or a server restart: socket.io reconnects by itself.
+  socket.on('disconnect', () => setLive(false));
+  // A refused handshake (`Unauthorized`: the access token expired, or the session is over):
+  // ask the API, which refreshes the tokens, then open the socket again.
+  socket.on('connect_error', () => {
+    if (live !== socket) return;
+    closeLive();
+    scheduleLiveCheck(liveRetry);
+    liveRetry = Math.min(liveRetry * 2, 30_000);
   });
 }
 
-function scheduleEventsCheck(delay) {
-  clearTimeout(eventsTimer);
-  eventsTimer = setTimeout(async () => {
-    eventsTimer = null;
+function scheduleLiveCheck(delay) {
+  clearTimeout(liveTimer);
+  liveTimer = setTimeout(async () => {
+    liveTimer = null;
     if (!signedIn) return;
     try {
       const res = await api('GET', '/me'); // refreshes the tokens when they expired
       if (res.status === 401) return endedElsewhere();
-      if (res.ok) return openEvents();
+      if (res.ok) return openLive();
     } catch {
       /* offline: try again below */
     }
-    scheduleEventsCheck(Math.min(delay * 2, 30_000));
+    scheduleLiveCheck(Math.min(delay * 2, 30_000));
   }, delay);
 }
 
@@ -444,7 +454,7 @@ $('sign-out-others').addEventListener('click', (event) => void signOutOthers(eve
 
 // Leaving the page (also into the back/forward cache): take the private data out of the DOM.
 window.addEventListener('pagehide', () => {
-  closeEvents();
+  closeLive();
   clearInterval(devicesTimer);
   clearPrivate();
   show('loading');
