@@ -43,6 +43,8 @@ export interface ServerConfig {
   /** Only the first process on a database creates the tables. */
   synchronize: boolean;
   bus?: BusSpec;
+  /** Also serve the socket.io namespace `/live` behind `SessionIoAdapter` (the sockets part). */
+  sockets?: boolean;
 }
 
 /** TypeORM options for the benchmark database. */

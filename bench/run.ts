@@ -19,17 +19,21 @@
  *  3. SQL statements and time of invalidateSessions / invalidateAllSessions for a user with
  *     10, 1,000 and 10,000 sessions.
  *  4. Cache memory: 1,000,000 distinct users through the RevocationCache.
+ *  5. Sockets (bench/sockets.ts): revocation-to-disconnect on the same instance and across two
+ *     instances over Redis with BENCH_SOCKETS (10,000) sockets connected, the revoking call with
+ *     and without them, server heap per socket.
  *
  * Environment: BENCH_DATABASE_URL (else TEST_DATABASE_URL, DATABASE_URL, or
  * postgres://postgres@127.0.0.1:5432/test), BENCH_REDIS_URL (else TEST_REDIS_URL, REDIS_URL, or
  * redis://127.0.0.1:6379), BENCH_DURATION (seconds, default 5), BENCH_CONNECTIONS (10),
- * BENCH_ROUNDS (3).
+ * BENCH_ROUNDS (3), BENCH_SOCKETS (10000), BENCH_PARTS (a comma-separated subset of throughput,
+ * propagation, statements, cacheMemory, sockets: the other parts are kept from the last results.json).
  * Parts whose service is unreachable are skipped and say so.
  */
 import autocannon from 'autocannon';
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -38,6 +42,7 @@ import { fileURLToPath } from 'node:url';
 import { DataSource } from 'typeorm';
 import { percentile, round, type BusSpec, type DbSpec, type GuardKind, type IpcResponse, type ServerConfig } from './common.js';
 import { freshPostgresSchema } from '../test/support/databases.js';
+import { socketsBench, type SocketsResult } from './sockets.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..', '..', '..'); // dist-all/bench-build/bench -> repo
@@ -52,6 +57,11 @@ const REVOCATIONS_PER_KIND = 150; // x2 kinds (invalidateSessions, revokeSession
 const SESSION_COUNTS = [10, 1000, 10_000];
 const CACHE_USERS = 1_000_000;
 const CACHE_MAXES = [1_000, 10_000]; // 10,000 is the default
+const SOCKETS = Number(process.env.BENCH_SOCKETS ?? 10_000);
+/** The parts to run (BENCH_PARTS=sockets,propagation ...); the others are kept from the last results.json. */
+const PARTS = ['throughput', 'propagation', 'statements', 'cacheMemory', 'sockets'] as const;
+const wanted = new Set((process.env.BENCH_PARTS ?? PARTS.join(',')).split(',').map((part) => part.trim()));
+const want = (part: (typeof PARTS)[number]) => wanted.has(part);
 
 const log = (message: string) => console.log(`[bench] ${message}`);
 
@@ -116,8 +126,8 @@ function runOnce<T>(script: string, arg: unknown, execArgv: string[] = []): Prom
   });
 }
 
-async function startServer(config: ServerConfig): Promise<{ child: Child; port: number }> {
-  const proc = forkScript('server.js', config);
+async function startServer(config: ServerConfig, execArgv: string[] = []): Promise<{ child: Child; port: number }> {
+  const proc = forkScript('server.js', config, execArgv);
   const child = new Child(proc);
   const port = await new Promise<number>((resolve, reject) => {
     const onMessage = (message: { ready?: number }) => {
@@ -461,7 +471,7 @@ async function main(): Promise<void> {
   // (b2), (e) and (f) only on PostgreSQL (the multi-instance setup; (b2) does not touch the
   // database at all, (f) is compared with it), to keep the whole run near 5 minutes.
   const postgresOnly: GuardKind[] = ['passport-keyobject', 'cached-bus', 'session-strategy'];
-  for (const db of dbs) {
+  for (const db of want('throughput') ? dbs : []) {
     rows.push(...(await throughput(db, db === 'postgres' ? guards : guards.filter((g) => !postgresOnly.includes(g)))));
   }
   for (const row of rows) {
@@ -474,7 +484,7 @@ async function main(): Promise<void> {
 
   // 2. Propagation
   const propagationResults: PropagationResult[] = [];
-  if (postgresVersion) {
+  if (postgresVersion && want('propagation')) {
     for (const bus of redisVersion ? (['redis', 'postgresNotify'] as const) : (['postgresNotify'] as const)) {
       log(`propagation over ${bus}: ${REVOCATIONS_PER_KIND * 2} revocations`);
       propagationResults.push(await propagation(bus));
@@ -484,7 +494,7 @@ async function main(): Promise<void> {
 
   // 3. Statements
   const statements: Array<{ db: string; results: any[] }> = [];
-  for (const db of dbs) {
+  for (const db of want('statements') ? dbs : []) {
     log(`statements ${db}: users with ${SESSION_COUNTS.join(' / ')} sessions`);
     const database = await freshDatabase(db);
     try {
@@ -496,9 +506,20 @@ async function main(): Promise<void> {
   endPart('statements');
 
   // 4. Cache memory
-  log(`cache memory: ${CACHE_USERS.toLocaleString('en')} distinct users`);
-  const memory = await runOnce<any[]>('cache-memory.js', { users: CACHE_USERS, maxes: CACHE_MAXES }, ['--expose-gc']);
+  let memory: any[] = [];
+  if (want('cacheMemory')) {
+    log(`cache memory: ${CACHE_USERS.toLocaleString('en')} distinct users`);
+    memory = await runOnce<any[]>('cache-memory.js', { users: CACHE_USERS, maxes: CACHE_MAXES }, ['--expose-gc']);
+  }
   endPart('cacheMemory');
+
+  // 5. Sockets
+  let sockets: SocketsResult | null = null;
+  if (want('sockets') && postgresVersion && redisVersion) {
+    log(`sockets: ${SOCKETS.toLocaleString('en')} sockets on one instance`);
+    sockets = await socketsBench({ startServer, freshDatabase, waitForBus, redisUrl: REDIS_URL, log }, SOCKETS);
+  } else if (want('sockets')) skipped.push('sockets (needs PostgreSQL and Redis)');
+  endPart('sockets');
 
   const totalSeconds = round((performance.now() - started) / 1000, 1);
   const cpus = os.cpus();
@@ -529,15 +550,23 @@ async function main(): Promise<void> {
     propagation: propagationResults,
     statements,
     cacheMemory: memory,
+    sockets,
+    partsRun: PARTS.filter(want),
     skipped,
     partSeconds,
     totalSeconds,
   };
   const resultsFile = join(repoRoot, 'bench', 'results.json');
+  if (PARTS.some((part) => !want(part))) {
+    // A partial run: the parts not run keep their figures (and their run's date) from the last file.
+    const previous = JSON.parse(readFileSync(resultsFile, 'utf8'));
+    for (const part of PARTS.filter((p) => !want(p))) (results as Record<string, unknown>)[part] = previous[part] ?? null;
+    (results as Record<string, unknown>).keptFrom = { date: previous.keptFrom?.date ?? previous.date, parts: PARTS.filter((p) => !want(p)) };
+  }
   writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
 
-  console.log('\n## Throughput: GET /me\n');
-  console.log(
+  if (rows.length) console.log('\n## Throughput: GET /me\n');
+  if (rows.length) console.log(
     table(
       ['db', 'guard', 'req/s', 'p50 ms', 'p99 ms', 'x (b)', 'x (b2)', 'SQL/req', 'non-2xx'],
       rows.map((r) => [
@@ -570,8 +599,8 @@ async function main(): Promise<void> {
       ),
     );
   }
-  console.log('\n## Statements per call\n');
-  console.log(
+  if (statements.length) console.log('\n## Statements per call\n');
+  if (statements.length) console.log(
     table(
       ['db', 'sessions', 'invalidateSessions stmts', 'ms', 'invalidateAllSessions stmts', 'ms'],
       statements.flatMap((s) =>
@@ -579,13 +608,32 @@ async function main(): Promise<void> {
       ),
     ),
   );
-  console.log('\n## Cache memory\n');
-  console.log(
+  if (memory.length) console.log('\n## Cache memory\n');
+  if (memory.length) console.log(
     table(
       ['configured max', 'users fed', 'entries held', 'peak entries', 'cache heap MB', 'bytes/entry', 'ns/user'],
       memory.map((m) => [m.configuredMax, m.usersFed, m.entriesHeld, m.peakEntries, m.cacheHeapMB, m.bytesPerEntry, m.nsPerUser]),
     ),
   );
+  if (sockets) {
+    console.log('\n## Sockets: revocation to disconnect (PostgreSQL + Redis)\n');
+    console.log(
+      table(
+        ['sockets on instance 1 / 2', 'same instance p50 / p99 ms', 'other instance p50 / p99 ms', 'revoking call p50 / p99 ms: 0 sockets', `${sockets.socketsInstance1} sockets`, 'heap / socket', 'timeouts'],
+        [
+          [
+            `${sockets.socketsInstance1} / ${sockets.socketsInstance2}`,
+            `${sockets.sameInstanceP50Ms} / ${sockets.sameInstanceP99Ms}`,
+            `${sockets.crossInstanceP50Ms} / ${sockets.crossInstanceP99Ms}`,
+            `${sockets.revokeCallNoSocketsP50Ms} / ${sockets.revokeCallNoSocketsP99Ms}`,
+            `${sockets.revokeCallWithSocketsP50Ms} / ${sockets.revokeCallWithSocketsP99Ms}`,
+            `${(sockets.heapBytesPerSocket / 1024).toFixed(1)} KiB`,
+            sockets.timeouts,
+          ],
+        ],
+      ),
+    );
+  }
   console.log(`\nmachine: ${results.machine.cpuModel} x${results.machine.cores}, ${results.machine.memoryGB} GB, node ${process.version}, PostgreSQL ${postgresVersion ?? '-'}, Redis ${redisVersion ?? '-'}`);
   console.log(`wrote ${resultsFile} (${totalSeconds} s)`);
   agent.destroy();

@@ -1,18 +1,23 @@
 /**
  * A benchmark server (child process of bench/run.ts): one Nest app (Express) serving
- * `GET /me` behind the guard named in the config, listening on 127.0.0.1, driven over IPC.
+ * `GET /me` behind the guard named in the config (and, for the sockets part, the socket.io
+ * namespace `/live`), listening on 127.0.0.1, driven over IPC.
  */
 import 'reflect-metadata';
 import { Controller, Get, Injectable, Module, Req, UseGuards, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AuthGuard, PassportModule, PassportStrategy } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { createSecretKey } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import { DataSource } from 'typeorm';
 import { CurrentSession, SessionRevocationModule, SessionService, type SessionContext, type SessionRevocationModuleOptions } from '../lib/index.js';
 import { RevocationNotifier } from '../lib/bus/revocation-notifier.js';
 import { SessionJwtStrategy } from '../lib/passport/index.js';
+import { SessionConnectionRegistry } from '../lib/core/session-connection-registry.js';
+import { SessionIoAdapter } from '../lib/socket.io/index.js';
 import { BENCH_JWT, BENCH_SECRET, BenchUser, dataSourceOptions, serveIpc, StatementListener, type ServerConfig } from './common.js';
 
 const config: ServerConfig = JSON.parse(process.argv[2]);
@@ -65,6 +70,15 @@ class PassportController {
   }
 }
 
+/** The sockets part: socket.io namespace `/live`, authenticated by `SessionIoAdapter`. */
+@WebSocketGateway({ namespace: '/live' })
+class LiveGateway {
+  @SubscribeMessage('whoami')
+  whoami(@CurrentSession() session: SessionContext) {
+    return { userId: session.userId, sessionId: session.sessionId };
+  }
+}
+
 /** (c), (d) and (e): this library's global guard. */
 @Controller()
 class SessionController {
@@ -110,10 +124,12 @@ async function main(): Promise<void> {
     ],
     controllers,
     providers: passport ? [sessionStrategy ? BenchSessionJwtStrategy : JwtStrategy] : [],
+    providers: [...(passport ? [JwtStrategy] : []), ...(config.sockets ? [LiveGateway] : [])],
   })
   class BenchAppModule {}
 
   const app = await NestFactory.create(BenchAppModule, { logger: ['error'] });
+  if (config.sockets) app.useWebSocketAdapter(new SessionIoAdapter(app));
   await app.listen(0, '127.0.0.1');
   const port = (app.getHttpServer().address() as { port: number }).port;
   const sessions = app.get(SessionService);
@@ -144,6 +160,17 @@ async function main(): Promise<void> {
     },
     invalidateSessions: ({ userId }: { userId: number }) => sessions.invalidateSessions(userId),
     revokeSession: ({ userId, sessionId }: { userId: number; sessionId: string }) => sessions.revokeSession(userId, sessionId),
+    /** revokeSession, timed in this process (ms): what the revoking request itself waits. */
+    async revokeSessionTimed({ userId, sessionId }: { userId: number; sessionId: string }) {
+      const started = performance.now();
+      await sessions.revokeSession(userId, sessionId);
+      return performance.now() - started;
+    },
+    /** Sockets registered with the library, and the heap after a full GC (needs --expose-gc). */
+    sockets: () => {
+      (globalThis as { gc?: () => void }).gc?.();
+      return { registered: app.get(SessionConnectionRegistry).size, heapUsed: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss };
+    },
     status: () => ({ bypassed: notifier.cache.bypassed, cacheSize: notifier.cache.size, cacheMax: notifier.cache.max }),
     memory: () => process.memoryUsage(),
     statements: () => counter.count,
