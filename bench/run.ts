@@ -517,7 +517,7 @@ async function main(): Promise<void> {
   let sockets: SocketsResult | null = null;
   if (want('sockets') && postgresVersion && redisVersion) {
     log(`sockets: ${SOCKETS.toLocaleString('en')} sockets on one instance`);
-    sockets = await socketsBench({ startServer, freshDatabase, waitForBus, redisUrl: REDIS_URL, log }, SOCKETS);
+    sockets = await socketsBench({ startServer, freshDatabase, waitForBus, runOnce, redisUrl: REDIS_URL, log }, SOCKETS);
   } else if (want('sockets')) skipped.push('sockets (needs PostgreSQL and Redis)');
   endPart('sockets');
 
@@ -631,6 +631,13 @@ async function main(): Promise<void> {
             sockets.timeouts,
           ],
         ],
+      ),
+    );
+    console.log('\nThe registry alone:\n');
+    console.log(
+      table(
+        ['connections', 'bytes / entry', 'listener µs p50 / p99: user', 'session'],
+        sockets.registry.map((r) => [r.connections, r.bytesPerConnection, `${r.listenerMicros.user.p50} / ${r.listenerMicros.user.p99}`, `${r.listenerMicros.session.p50} / ${r.listenerMicros.session.p99}`]),
       ),
     );
   }

@@ -9,7 +9,8 @@ import { SessionStore } from '../storage/session-store.interface.js';
 import { AccessTokens, type AccessClaims } from './access-tokens.js';
 import { SessionAuthenticator } from './session-authenticator.js';
 import { SessionLifecycle } from './session-lifecycle.js';
-import { settleSessionEnd } from './session-settle.js';
+import { ConcurrencyLimit } from '../utils/concurrency-limit.js';
+import { settleSessionEnd, type SettledEnd } from './session-settle.js';
 
 /**
  * How a live connection is ended: `session-ended` (the session is over: sign in again) or
@@ -64,8 +65,7 @@ export class SessionConnectionRegistry implements OnApplicationShutdown {
   private generation = 0;
   private ticker?: NodeJS.Timeout;
   private lastTickUnhealthy = false;
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly limit = new ConcurrencyLimit(CONCURRENCY);
 
   constructor(
     @Inject(SESSION_REVOCATION_CONFIG) private readonly config: ResolvedSessionRevocationOptions,
@@ -167,7 +167,7 @@ export class SessionConnectionRegistry implements OnApplicationShutdown {
     do {
       connection.state = 'checking';
       connection.retry = false;
-      refused = await this.limited(() => this.refusal(connection));
+      refused = await this.limit.run(() => this.refusal(connection));
     } while (!refused && inState(connection, 'again'));
     if (inState(connection, 'closed')) return;
     if (!refused) {
@@ -189,40 +189,43 @@ export class SessionConnectionRegistry implements OnApplicationShutdown {
     return undefined;
   }
 
-  /** Settles a refusal into `session-ended { reason }` or `reconnect`, then lets the transport close the connection. */
+  /** Tells the transport to end the connection: `session-ended { reason }` or `reconnect { reason }`. */
   private async end(connection: Connection, refused: SessionRefusalReason): Promise<void> {
-    const { session } = connection;
-    const closed = () => inState(connection, 'closed');
-    const list = (current?: string) => this.limited(() => this.lifecycle.list(session.userId, current));
-    let outcome = await settleSessionEnd(session, {
-      list: (_userId, current) => list(current),
-      settleTime: refused === 'expired' ? 0 : SETTLE_TIME_MS,
-      wait: (ms) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref?.()),
-      closed,
-    });
+    const outcome = await this.settle(connection, refused);
     if (!outcome) return;
-    if (outcome === 'reconnect' && refused === 'rotated') {
-      // Still there only as "current": renewed (new tokens exist) or not (the user's token rotated
-      // with no renewal, e.g. a password set by raw SQL: any refresh would end it).
-      const renewed = await list().then((rows) => rows.some((s) => s.id === session.sessionId), () => true);
-      if (!renewed) outcome = 'ended';
-    }
-    let reason: string = refused;
-    if (outcome === 'ended') {
-      const row = await this.limited(() => this.store.findSession(session.sessionId)).catch(() => null);
-      reason = row?.endReason ?? refused;
-    } else if (this.tokenExpired(connection)) {
-      reason = 'token-expired';
-    } else {
-      reason = 'token-renewed';
-    }
-    if (closed()) return;
-    this.logger.debug(`live connection of session=${session.sessionId} ended: ${outcome} (${reason})`);
+    let reason: string;
+    if (outcome === 'reconnect') reason = this.tokenExpired(connection) ? 'token-expired' : 'token-renewed';
+    else reason = (await this.limit.run(() => this.store.findSession(connection.claims.sid)).catch(() => null))?.endReason ?? refused;
+    if (inState(connection, 'closed')) return;
+    this.logger.debug(`live connection of session=${connection.claims.sid} ended: ${outcome} (${reason})`);
     try {
       connection.end(outcome === 'ended' ? 'session-ended' : 'reconnect', reason);
     } catch (error) {
       this.logger.error(`ending a live connection failed: ${(error as Error)?.message}`);
     }
+  }
+
+  /**
+   * Whether the session is over or only the token stopped working. Any refusal but a rotated user
+   * token and the access token's expiry means the session is over; for those two the session is
+   * looked up (see `settleSessionEnd`). Undefined when the connection closed meanwhile.
+   */
+  private async settle(connection: Connection, refused: SessionRefusalReason): Promise<SettledEnd | undefined> {
+    const expired = this.tokenExpired(connection);
+    if (refused !== 'rotated' && !expired) return 'ended';
+    const { session } = connection;
+    const list = (current?: string) => this.limit.run(() => this.lifecycle.list(session.userId, current));
+    const outcome = await settleSessionEnd(session, {
+      list: (_userId, current) => list(current),
+      settleTime: expired ? 0 : SETTLE_TIME_MS,
+      wait: (ms) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref?.()),
+      closed: () => inState(connection, 'closed'),
+    });
+    if (outcome !== 'reconnect' || refused !== 'rotated') return outcome;
+    // Still there only as "current": renewed (new tokens exist) or not (the user's token rotated
+    // with no renewal, e.g. a password set by raw SQL: any refresh would end it).
+    const renewed = await list().then((rows) => rows.some((s) => s.id === session.sessionId), () => true);
+    return renewed ? 'reconnect' : 'ended';
   }
 
   /** Throws `SessionRefusedError` when the connection's token expired or its session is no longer live. */
@@ -244,20 +247,6 @@ export class SessionConnectionRegistry implements OnApplicationShutdown {
     if (this.byClient.size === 0 && this.ticker) {
       clearInterval(this.ticker);
       this.ticker = undefined;
-    }
-  }
-
-  /** Runs `task` when fewer than {@link CONCURRENCY} store calls of the registry are running. */
-  private async limited<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= CONCURRENCY) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.active++;
-    try {
-      return await task();
-    } finally {
-      // A waiting task takes the slot over; otherwise it is free.
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active--;
     }
   }
 }
