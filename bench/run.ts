@@ -619,7 +619,16 @@ async function main(): Promise<void> {
     console.log('\n## Sockets: revocation to disconnect (PostgreSQL + Redis)\n');
     console.log(
       table(
-        ['sockets on instance 1 / 2', 'same instance p50 / p99 ms', 'other instance p50 / p99 ms', 'revoking call p50 / p99 ms: 0 sockets', `${sockets.socketsInstance1} sockets`, 'heap / socket', 'timeouts'],
+        [
+          'sockets on instance 1 / 2',
+          'same instance p50 / p99 ms',
+          'other instance p50 / p99 ms',
+          'revoking call p50 / p99 ms: 0 sockets',
+          `${sockets.socketsInstance1} sockets, revoked one here`,
+          'revoked one elsewhere',
+          'heap / socket',
+          'timeouts',
+        ],
         [
           [
             `${sockets.socketsInstance1} / ${sockets.socketsInstance2}`,
@@ -627,6 +636,7 @@ async function main(): Promise<void> {
             `${sockets.crossInstanceP50Ms} / ${sockets.crossInstanceP99Ms}`,
             `${sockets.revokeCallNoSocketsP50Ms} / ${sockets.revokeCallNoSocketsP99Ms}`,
             `${sockets.revokeCallWithSocketsP50Ms} / ${sockets.revokeCallWithSocketsP99Ms}`,
+            `${sockets.revokeCallSocketElsewhereP50Ms} / ${sockets.revokeCallSocketElsewhereP99Ms}`,
             `${(sockets.heapBytesPerSocket / 1024).toFixed(1)} KiB`,
             sockets.timeouts,
           ],

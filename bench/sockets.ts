@@ -50,6 +50,9 @@ export interface SocketsResult {
   revokeCallNoSocketsP99Ms: number;
   revokeCallWithSocketsP50Ms: number;
   revokeCallWithSocketsP99Ms: number;
+  /** The same with the revoked session's socket on the other instance (nothing to re-check here). */
+  revokeCallSocketElsewhereP50Ms: number;
+  revokeCallSocketElsewhereP99Ms: number;
   /** From sending the revoking call to the client's `session-ended` (ms). */
   sameInstanceP50Ms: number;
   sameInstanceP99Ms: number;
@@ -145,6 +148,8 @@ export async function socketsBench(deps: SocketsDeps, sockets = 10_000, remoteSo
       revokeCallNoSocketsP99Ms: p(baseline, 99),
       revokeCallWithSocketsP50Ms: p(same.calls, 50),
       revokeCallWithSocketsP99Ms: p(same.calls, 99),
+      revokeCallSocketElsewhereP50Ms: p(cross.calls, 50),
+      revokeCallSocketElsewhereP99Ms: p(cross.calls, 99),
       sameInstanceP50Ms: p(same.delays, 50),
       sameInstanceP99Ms: p(same.delays, 99),
       crossInstanceP50Ms: p(cross.delays, 50),
