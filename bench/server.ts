@@ -123,8 +123,7 @@ async function main(): Promise<void> {
       ...(passport ? [PassportModule] : []),
     ],
     controllers,
-    providers: passport ? [sessionStrategy ? BenchSessionJwtStrategy : JwtStrategy] : [],
-    providers: [...(passport ? [JwtStrategy] : []), ...(config.sockets ? [LiveGateway] : [])],
+    providers: [...(passport ? [sessionStrategy ? BenchSessionJwtStrategy : JwtStrategy] : []), ...(config.sockets ? [LiveGateway] : [])],
   })
   class BenchAppModule {}
 

@@ -33,8 +33,8 @@ function setup() {
     const unregister = registry.register(
       client,
       {
-        session: { userId, sessionId, issuedAt: 0, expiresAt: Date.now() / 1000 + 3600 },
-        claims: { sub: userId, sid: sessionId, sfp: 'f', iat: 0, exp: 0 },
+        session: { userId, sessionId, issuedAt: 0, expiresAt: Date.now() / 1000 + 3600, claims: {} },
+        claims: { sub: userId, sid: sessionId, sfp: 'f', iat: 0, exp: 0, payload: {} },
         generation: 0,
       },
       (event, reason) => {
