@@ -1,6 +1,16 @@
 import type { UserId } from '../interfaces/session-context.interface.js';
 import { newSessionToken } from '../utils/crypto.js';
-import type { RefreshTokenRecord, SessionChanges, SessionRecord, SessionStore, UserSnapshot } from './session-store.interface.js';
+import type {
+  ActivityRecord,
+  AttemptRecord,
+  PruneCounts,
+  PruneCutoff,
+  RefreshTokenRecord,
+  SessionChanges,
+  SessionRecord,
+  SessionStore,
+  UserSnapshot,
+} from './session-store.interface.js';
 
 interface MemoryUser {
   id: UserId;
@@ -26,6 +36,9 @@ export class MemorySessionStore implements SessionStore {
   private readonly users = new Map<string, MemoryUser>();
   private readonly sessions = new Map<string, SessionRecord>();
   private readonly refreshTokens = new Map<string, RefreshTokenRecord>();
+  private readonly attempts = new Map<string, AttemptRecord>();
+  private activityLog: ActivityRecord[] = [];
+  private readonly running = new Set<string>();
   private epoch = 0;
 
   /**
@@ -160,6 +173,80 @@ export class MemorySessionStore implements SessionStore {
 
   async setEpoch(epoch: number): Promise<void> {
     this.epoch = epoch;
+  }
+
+  async recordFailedAttempt(key: string, at: number, windowStart: number): Promise<AttemptRecord> {
+    const known = this.attempts.get(key);
+    const record = known && known.firstAt >= windowStart ? { ...known, failures: known.failures + 1, lastAt: at } : { key, failures: 1, firstAt: at, lastAt: at };
+    this.attempts.set(key, record);
+    return { ...record };
+  }
+
+  async getAttempts(key: string): Promise<AttemptRecord | null> {
+    const record = this.attempts.get(key);
+    return record ? { ...record } : null;
+  }
+
+  async clearAttempts(key: string): Promise<void> {
+    this.attempts.delete(key);
+  }
+
+  async addActivity(entry: ActivityRecord): Promise<void> {
+    this.activityLog.push({ ...entry });
+  }
+
+  async listActivity(userId: UserId, limit: number): Promise<ActivityRecord[]> {
+    const found: ActivityRecord[] = [];
+    const log = [...this.activityLog].sort((a, b) => a.at - b.at); // stable: inserts keep their order within one time
+    for (let i = log.length - 1; i >= 0 && found.length < limit; i--) if (log[i].userId === String(userId)) found.push({ ...log[i] });
+    return found;
+  }
+
+  async prune(cutoff: PruneCutoff, limit: number): Promise<PruneCounts> {
+    const counts: PruneCounts = { sessions: 0, refreshTokens: 0, attempts: 0, activity: 0 };
+    const over = (s: SessionRecord) =>
+      (s.endedAt !== null && s.endedAt < cutoff.before) || s.expiresAt < cutoff.before || s.absoluteExpiresAt < cutoff.before || s.lastSeenAt < cutoff.lastSeenBefore;
+    const pruned = new Set<string>();
+    for (const session of this.sessions.values()) {
+      if (pruned.size >= limit) break;
+      if (over(session)) pruned.add(session.id);
+    }
+    for (const id of pruned) this.sessions.delete(id);
+    counts.sessions = pruned.size;
+    for (const [hash, token] of this.refreshTokens) {
+      if (pruned.has(token.sessionId)) this.refreshTokens.delete(hash);
+      else if (token.expiresAt < cutoff.before && counts.refreshTokens < limit) {
+        this.refreshTokens.delete(hash);
+        counts.refreshTokens++;
+      }
+    }
+    for (const [key, record] of this.attempts) {
+      if (counts.attempts >= limit) break;
+      if (record.lastAt < cutoff.attemptsBefore) {
+        this.attempts.delete(key);
+        counts.attempts++;
+      }
+    }
+    if (cutoff.activityBefore !== undefined) {
+      const kept: ActivityRecord[] = [];
+      for (const entry of this.activityLog) {
+        if (entry.at < cutoff.activityBefore && counts.activity < limit) counts.activity++;
+        else kept.push(entry);
+      }
+      this.activityLog = kept;
+    }
+    return counts;
+  }
+
+  async runExclusive(name: string, task: () => Promise<void>): Promise<boolean> {
+    if (this.running.has(name)) return false;
+    this.running.add(name);
+    try {
+      await task();
+      return true;
+    } finally {
+      this.running.delete(name);
+    }
   }
 
   private user(userId: UserId): MemoryUser | undefined {
