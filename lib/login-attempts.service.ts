@@ -71,10 +71,9 @@ export class LoginAttempts {
     const now = Date.now();
     const { loginAttempts: options } = this.config;
     const account = await this.store.getAttempts(this.accountKey(attempt.account));
-    if (account && account.firstAt >= now - options.windowMs) {
-      const wait = account.lastAt + this.backoffMs(account.failures) - now;
-      if (wait > 0) throw new TooManyAttemptsError(Math.ceil(wait / 1000), 'account');
-    }
+    const backoff = account && account.firstAt >= now - options.windowMs ? this.backoffMs(account.failures) : 0;
+    // (A failure recorded a moment ago by a concurrent attempt may carry a later time than `now`.)
+    if (backoff > 0 && account!.lastAt + backoff > now) throw new TooManyAttemptsError(Math.ceil((account!.lastAt + backoff - now) / 1000), 'account');
     const perIp = options.perIp;
     if (!perIp) return;
     const ip = await this.store.getAttempts(this.ipKey(attempt.ip));

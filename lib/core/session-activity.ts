@@ -71,7 +71,7 @@ export class SessionActivity {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError('activity limit must be a positive integer');
     await Promise.all([...this.pending]);
     const rows = await this.store.listActivity(userId, Math.min(limit, MAX_ACTIVITY_ENTRIES));
-    return rows.map((row) => ({ ...row, type: row.type as SessionEventType, at: new Date(row.at) }));
+    return rows.map(({ userId: _userId, ...row }) => ({ ...row, type: row.type as SessionEventType, at: new Date(row.at) }));
   }
 }
 

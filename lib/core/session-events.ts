@@ -32,7 +32,7 @@ export class SessionEvents {
   }
 
   emit(event: Omit<SessionEvent, 'at'>): void {
-    const full: SessionEvent = { ...event, at: new Date() };
+    const full: SessionEvent = { ...event, at: new Date(Date.now()) };
     const line = [
       `session.${full.type}`,
       full.userId !== undefined ? `user=${full.userId}` : undefined,

@@ -15,8 +15,8 @@ export const SESSION_LIMIT_REASON = 'session-limit';
  * The per-user session limit (`maxSessionsPerUser`, ASVS 7.1.2). Runs after a login stored its
  * session: it lists the user's live sessions and ends the ones past the limit, newest kept
  * (`'evict-oldest'`) or oldest kept (`'refuse'`). Every concurrent login does the same after its
- * own insert, in the same order (creation time, then id), so the last of them sees every session
- * and all of them agree on which to keep: however many logins race, at most the limit survive.
+ * own insert, so the last of them sees every session and ends all but the limit: however many
+ * logins race, at most the limit survive.
  * @internal
  */
 @Injectable()
@@ -36,9 +36,14 @@ export class SessionLimiter {
     if (max === undefined) return;
     const live = await this.authenticator.liveSessions(userId, session.id);
     if (live.length <= max) return;
-    live.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1)); // newest first, one order for every caller
+    const refuse = this.config.sessionLimitPolicy === 'refuse';
+    // Newest first. 'evict-oldest': one order for every concurrent login (creation time, then id),
+    // so they agree and no more sessions end than needed. 'refuse': within one millisecond the
+    // caller's own session counts as the newest, so a login never displaces an older one.
+    const own = (s: SessionRecord) => (refuse && s.id === session.id ? 1 : 0);
+    live.sort((a, b) => b.createdAt - a.createdAt || own(b) - own(a) || (a.id < b.id ? 1 : -1));
     // 'evict-oldest' keeps the newest `max`, 'refuse' the oldest `max` (the new logins lose).
-    const ended = this.config.sessionLimitPolicy === 'refuse' ? live.slice(0, live.length - max) : live.slice(max);
+    const ended = refuse ? live.slice(0, live.length - max) : live.slice(max);
     for (const victim of ended) {
       if (victim.id === session.id || !(await this.revoker.endSession(victim.id, SESSION_LIMIT_REASON, userId))) continue;
       this.events.emit({

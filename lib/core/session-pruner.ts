@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { ResolvedSessionRevocationOptions } from '../session-revocation-options.js';
-import { durationOption } from '../session-policy-options.js';
 import { LOGGER_CONTEXT, SESSION_REVOCATION_CONFIG } from '../session-revocation.constants.js';
 import { describeError } from '../session-revocation.errors.js';
 import { SessionStore, type PruneCounts, type PruneCutoff } from '../storage/session-store.interface.js';
+import { parseDuration } from '../utils/duration.js';
 
 /** Options of `SessionService.prune`. */
 export interface PruneOptions {
@@ -68,8 +68,9 @@ export class SessionPruner implements OnModuleInit, OnModuleDestroy {
   }
 
   /** `SessionService.prune`: sessions, refresh tokens, attempt counters, activity past retention. */
-  prune(options: PruneOptions = {}): Promise<PruneCounts> {
-    const retainMs = options.olderThan === undefined ? (this.config.prune?.retainMs ?? DEFAULT_RETAIN_MS) : durationOption('olderThan', options.olderThan, '30d');
+  async prune(options: PruneOptions = {}): Promise<PruneCounts> {
+    const retainMs = options.olderThan === undefined ? (this.config.prune?.retainMs ?? DEFAULT_RETAIN_MS) : parseDuration(options.olderThan);
+    if (retainMs === undefined) throw new RangeError(`prune: olderThan must be a duration like '30d' or a number of seconds (got ${JSON.stringify(options.olderThan)})`);
     return this.run(this.cutoff(Date.now(), retainMs));
   }
 
