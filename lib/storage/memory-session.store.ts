@@ -203,39 +203,19 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async prune(cutoff: PruneCutoff, limit: number): Promise<PruneCounts> {
-    const counts: PruneCounts = { sessions: 0, refreshTokens: 0, attempts: 0, activity: 0 };
     const over = (s: SessionRecord) =>
-      (s.endedAt !== null && s.endedAt < cutoff.before) || s.expiresAt < cutoff.before || s.absoluteExpiresAt < cutoff.before || s.lastSeenAt < cutoff.lastSeenBefore;
-    const pruned = new Set<string>();
-    for (const session of this.sessions.values()) {
-      if (pruned.size >= limit) break;
-      if (over(session)) pruned.add(session.id);
-    }
+      (s.endedAt ?? Infinity) < cutoff.before || s.expiresAt < cutoff.before || s.absoluteExpiresAt < cutoff.before || s.lastSeenAt < cutoff.lastSeenBefore;
+    const pruned = new Set([...this.sessions.values()].filter(over).slice(0, limit).map((s) => s.id));
     for (const id of pruned) this.sessions.delete(id);
-    counts.sessions = pruned.size;
-    for (const [hash, token] of this.refreshTokens) {
-      if (pruned.has(token.sessionId)) this.refreshTokens.delete(hash);
-      else if (token.expiresAt < cutoff.before && counts.refreshTokens < limit) {
-        this.refreshTokens.delete(hash);
-        counts.refreshTokens++;
-      }
-    }
-    for (const [key, record] of this.attempts) {
-      if (counts.attempts >= limit) break;
-      if (record.lastAt < cutoff.attemptsBefore) {
-        this.attempts.delete(key);
-        counts.attempts++;
-      }
-    }
-    if (cutoff.activityBefore !== undefined) {
-      const kept: ActivityRecord[] = [];
-      for (const entry of this.activityLog) {
-        if (entry.at < cutoff.activityBefore && counts.activity < limit) counts.activity++;
-        else kept.push(entry);
-      }
-      this.activityLog = kept;
-    }
-    return counts;
+    for (const [hash, token] of this.refreshTokens) if (pruned.has(token.sessionId)) this.refreshTokens.delete(hash);
+    const expired = [...this.refreshTokens.values()].filter((t) => t.expiresAt < cutoff.before).slice(0, limit);
+    for (const token of expired) this.refreshTokens.delete(token.tokenHash);
+    const stale = [...this.attempts.values()].filter((a) => a.lastAt < cutoff.attemptsBefore).slice(0, limit);
+    for (const record of stale) this.attempts.delete(record.key);
+    const before = cutoff.activityBefore ?? -Infinity;
+    const old = new Set(this.activityLog.filter((entry) => entry.at < before).slice(0, limit));
+    this.activityLog = this.activityLog.filter((entry) => !old.has(entry));
+    return { sessions: pruned.size, refreshTokens: expired.length, attempts: stale.length, activity: old.size };
   }
 
   async runExclusive(name: string, task: () => Promise<void>): Promise<boolean> {

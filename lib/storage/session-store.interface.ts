@@ -101,9 +101,13 @@ export interface PruneCutoff {
 
 /** How many rows one pruning batch deleted, per kind. */
 export interface PruneCounts {
+  /** Sessions deleted (with all their refresh tokens, which are not counted again). */
   sessions: number;
+  /** Expired refresh tokens of sessions still stored, deleted. */
   refreshTokens: number;
+  /** Failed-attempt series deleted. */
   attempts: number;
+  /** Activity entries deleted. */
   activity: number;
 }
 

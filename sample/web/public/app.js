@@ -201,18 +201,20 @@ function cell(text, title) {
   return td;
 }
 
+function thisDeviceBadge() {
+  const badge = document.createElement('span');
+  badge.className = 'badge';
+  badge.textContent = 'this device';
+  return badge;
+}
+
 function renderDevices(list) {
   const rows = list.map((device) => {
     const tr = document.createElement('tr');
     tr.dataset.sessionId = device.id;
     if (device.current) tr.classList.add('current');
     const name = cell(describeAgent(device.userAgent), device.userAgent ?? '');
-    if (device.current) {
-      const badge = document.createElement('span');
-      badge.className = 'badge';
-      badge.textContent = 'this device';
-      name.append(badge);
-    }
+    if (device.current) name.append(thisDeviceBadge());
     const created = new Date(device.createdAt);
     const seen = new Date(device.lastSeenAt);
     tr.append(name, cell(device.ip ?? '', ''), cell(created.toLocaleString(), created.toISOString()), cell(ago(seen), seen.toLocaleString()));
@@ -259,12 +261,7 @@ function renderActivity(list) {
     const tr = document.createElement('tr');
     const at = new Date(entry.at);
     const what = cell(describeActivity(entry), entry.reason ?? '');
-    if (entry.current) {
-      const badge = document.createElement('span');
-      badge.className = 'badge';
-      badge.textContent = 'this device';
-      what.append(badge);
-    }
+    if (entry.current) what.append(thisDeviceBadge());
     tr.append(cell(ago(at), at.toLocaleString()), what, cell(entry.userAgent ? describeAgent(entry.userAgent) : '', entry.userAgent ?? ''), cell(entry.ip ?? ''));
     return tr;
   });
@@ -292,32 +289,26 @@ async function loadAccount() {
   devicesTimer = setInterval(() => void loadDevices(), 30_000);
 }
 
-async function loadDevices() {
+/** Loads one of the account's lists into the page; a 401 means the session ended elsewhere. */
+async function loadList(path, errorView, failure, render) {
   if (!signedIn) return;
-  const res = await api('GET', '/sessions');
+  const res = await api('GET', path);
   if (res.status === 401) return endedElsewhere();
   if (!res.ok) {
-    view.devicesError.textContent = await messageOf(res, 'Could not load the devices.');
-    view.devicesError.hidden = false;
+    errorView.textContent = await messageOf(res, failure);
+    errorView.hidden = false;
     return;
   }
-  view.devicesError.hidden = true;
-  renderDevices(await res.json());
+  errorView.hidden = true;
+  render(await res.json());
+}
+
+async function loadDevices() {
+  await loadList('/sessions', view.devicesError, 'Could not load the devices.', renderDevices);
   await loadActivity(); // whatever changed the devices is in the activity too
 }
 
-async function loadActivity() {
-  if (!signedIn) return;
-  const res = await api('GET', '/me/activity');
-  if (res.status === 401) return endedElsewhere();
-  if (!res.ok) {
-    view.activityError.textContent = await messageOf(res, 'Could not load the activity.');
-    view.activityError.hidden = false;
-    return;
-  }
-  view.activityError.hidden = true;
-  renderActivity(await res.json());
-}
+const loadActivity = () => loadList('/me/activity', view.activityError, 'Could not load the activity.', renderActivity);
 
 async function signOutDevice(id, button) {
   button.disabled = true;
