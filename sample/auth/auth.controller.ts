@@ -102,6 +102,7 @@ export class AuthController {
    * The tokens stay as they are: the session record holds the new time, and the next refresh
    * puts it into the access token (`auth_time`).
    */
+  @AuthRateLimit()
   @Post('reauthenticate')
   @HttpCode(HttpStatus.OK)
   @Header('Cache-Control', 'no-store')
