@@ -31,7 +31,7 @@ for (const max of maxes) {
     // What the guard stores: the 128-bit base64url fingerprint, and the session's row fields.
     const user: CachedUser = { fingerprint: randomBytes(16).toString('base64url') };
     cache.setUser(userId, user, generation);
-    const session: CachedSession = { user, userId, createdAt: now, expiresAt: now + 2_592_000_000, absoluteExpiresAt: now + 7_776_000_000, endedAt: null, lastSeenAt: now };
+    const session: CachedSession = { user, userId, createdAt: now, expiresAt: now + 2_592_000_000, absoluteExpiresAt: now + 7_776_000_000, endedAt: null, lastSeenAt: now, authTime: now };
     cache.setSession(randomUUID(), session, generation);
     if (cache.size > peak) peak = cache.size;
   }

@@ -31,7 +31,7 @@ async function measure(size: number) {
   const expiresAt = Date.now() / 1000 + 3600;
   clients.forEach((client, i) => {
     const sessionId = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
-    registry.register(client, { session: { userId: i, sessionId, issuedAt: 0, expiresAt, claims: {} }, claims: { sub: String(i), sid: sessionId, sfp: 'f', iat: 0, exp: 0, payload: {} }, generation: 0 }, () => undefined);
+    registry.register(client, { session: { userId: i, sessionId, issuedAt: 0, expiresAt, authTime: 0, claims: {} }, claims: { sub: String(i), sid: sessionId, sfp: 'f', iat: 0, exp: 0, payload: {} }, generation: 0 }, () => undefined);
   });
   gc();
   const bytesPerConnection = Math.round((process.memoryUsage().heapUsed - before) / size);

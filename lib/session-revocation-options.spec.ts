@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { createHmac, generateKeyPairSync, KeyObject } from 'node:crypto';
+import { createHmac, generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
 import { Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { SessionTokenColumn } from './typeorm/session-token-column.decorator.js';
 import { resolveOptions, SessionRevocationConfigError } from './session-revocation-options.js';
@@ -16,12 +16,20 @@ class NoTokenUser {
   @PrimaryGeneratedColumn() id: number;
 }
 
-const secret = 's'.repeat(32);
+const secret = 'options-spec-secret-0123456789abcdef';
 
 describe('resolveOptions', () => {
   it('applies defaults', () => {
     const r = resolveOptions({ userEntity: User, jwt: { secret } });
     expect(r).toMatchObject({ algorithm: 'HS256', accessTtlMs: 900_000, refreshTtlMs: 2_592_000_000, lastSeenIntervalMs: 60_000 });
+    expect(r).toMatchObject({
+      idleTimeoutMs: 1_800_000,
+      maxSessionsPerUser: undefined,
+      sessionLimitPolicy: 'evict-oldest',
+      loginAttempts: { freeAttempts: 3, maxDelayMs: 900_000, windowMs: 86_400_000, perIp: { max: 100, windowMs: 900_000 } },
+      prune: null,
+      audit: null,
+    });
     expect(r.fingerprintKey).toHaveLength(32);
     expect(r.fingerprintKey.equals(Buffer.from(secret))).toBe(false);
   });
@@ -48,9 +56,67 @@ describe('resolveOptions', () => {
     ['legacy tokens with alg none', { userEntity: User, jwt: { secret }, legacyTokens: { secret, algorithm: 'none', until: new Date() } }, /'legacyTokens.algorithm' must be one of/],
     ['a legacy user mapping that is no function', { userEntity: User, jwt: { secret }, legacyTokens: { secret, until: new Date(), userId: 'sub' } }, /'legacyTokens.userId' must be a function/],
     ['empty public route key', { userEntity: User, jwt: { secret }, publicRouteKey: '' }, /'publicRouteKey' must be a non-empty string or a symbol/],
+    ['a 2-hour access token', { userEntity: User, jwt: { secret, accessTtl: '2h' } }, /'jwt.accessTtl' must be at most 1h/],
+    ['a 10-year access token', { userEntity: User, jwt: { secret, accessTtl: 315_360_000 } }, /'jwt.accessTtl' must be at most 1h/],
+    ['a 401-day session', { userEntity: User, jwt: { secret, sessionMaxAge: '401d' } }, /'jwt.sessionMaxAge' must be at most 400d/],
+    ['a 500-day refresh token', { userEntity: User, jwt: { secret, refreshTtl: '500d' } }, /'jwt.refreshTtl' must be at most 400d/],
+    ['a clock tolerance of a year', { userEntity: User, jwt: { secret, clockToleranceSeconds: 31_536_000 } }, /'jwt.clockToleranceSeconds' must be a number of seconds from 0 to 300/],
+    ['a negative clock tolerance', { userEntity: User, jwt: { secret, clockToleranceSeconds: -1 } }, /'jwt.clockToleranceSeconds'/],
+    ['32 times a', { userEntity: User, jwt: { secret: 'a'.repeat(32) } }, /'jwt.secret' has fewer than 8 distinct bytes/],
+    ['changeme repeated', { userEntity: User, jwt: { secret: 'changeme'.repeat(4) } }, /'jwt.secret' has fewer than 8 distinct bytes/],
+    ['a placeholder repeated', { userEntity: User, jwt: { secret: 'my-secret-key-'.repeat(3) } }, /'jwt.secret' is a short value repeated/],
+    ['a 16-byte unit twice', { userEntity: User, jwt: { secret: 'abcdefgh12345678'.repeat(2) } }, /'jwt.secret' is a short value repeated/],
+    ['a low-entropy Buffer', { userEntity: User, jwt: { secret: Buffer.alloc(48, 7) } }, /'jwt.secret' has fewer than 8 distinct bytes/],
+    ['a low-entropy fingerprint secret', { userEntity: User, jwt: { secret, fingerprintSecret: 'f'.repeat(40) } }, /'jwt.fingerprintSecret' has fewer than 8/],
+    ['an idle timeout above the session lifetime', { userEntity: User, jwt: { secret, sessionMaxAge: '1d' }, idleTimeout: '2d' }, /'idleTimeout' must be at most jwt.sessionMaxAge/],
+    ['a lastSeenInterval as long as the idle timeout', { userEntity: User, jwt: { secret }, idleTimeout: '5m', lastSeenInterval: '5m' }, /'lastSeenInterval' must be shorter than idleTimeout \(300 s\)/],
+    ['a session limit of 0', { userEntity: User, jwt: { secret }, maxSessionsPerUser: 0 }, /'maxSessionsPerUser' must be an integer from 1/],
+    ['a fractional session limit', { userEntity: User, jwt: { secret }, maxSessionsPerUser: 2.5 }, /'maxSessionsPerUser'/],
+    ['an unknown limit policy', { userEntity: User, jwt: { secret }, maxSessionsPerUser: 3, sessionLimitPolicy: 'evict-newest' }, /'sessionLimitPolicy'/],
+    ['a bad back-off cap', { userEntity: User, jwt: { secret }, loginAttempts: { maxDelay: 'forever' } }, /'loginAttempts.maxDelay' must be a duration/],
+    ['a per-IP limit of 0', { userEntity: User, jwt: { secret }, loginAttempts: { perIp: { max: 0 } } }, /'loginAttempts.perIp.max'/],
+    ['prune: true', { userEntity: User, jwt: { secret }, prune: true }, /'prune' must be an object/],
+    ['a bad prune interval', { userEntity: User, jwt: { secret }, prune: { every: 'hourly' } }, /'prune.every' must be a duration/],
+    ['a bad audit retention', { userEntity: User, jwt: { secret }, audit: { retain: '-1d' } }, /'audit.retain' must be a duration/],
   ])('refuses %s with a message naming the option', (_case, options, message) => {
     expect(() => resolveOptions(options as any)).toThrow(SessionRevocationConfigError);
     expect(() => resolveOptions(options as any)).toThrow(message);
+  });
+
+  it('resolves the session policy options', () => {
+    const r = resolveOptions({
+      userEntity: User,
+      jwt: { secret, accessTtl: '1h', sessionMaxAge: '400d', clockToleranceSeconds: 300 },
+      idleTimeout: '2h',
+      lastSeenInterval: '30s',
+      maxSessionsPerUser: 5,
+      sessionLimitPolicy: 'refuse',
+      loginAttempts: { freeAttempts: 5, maxDelay: '1m', window: '1h', perIp: false },
+      prune: { every: '10m' },
+      audit: true,
+    });
+    expect(r).toMatchObject({
+      accessTtlMs: 3_600_000,
+      sessionMaxAgeMs: 400 * 86_400_000,
+      idleTimeoutMs: 7_200_000,
+      lastSeenIntervalMs: 30_000,
+      maxSessionsPerUser: 5,
+      sessionLimitPolicy: 'refuse',
+      loginAttempts: { freeAttempts: 5, maxDelayMs: 60_000, windowMs: 3_600_000, perIp: null },
+      prune: { everyMs: 600_000, retainMs: 30 * 86_400_000 },
+      audit: { retainMs: 90 * 86_400_000 },
+    });
+    expect(resolveOptions({ userEntity: User, jwt: { secret }, audit: { retain: '7d' } }).audit).toEqual({ retainMs: 7 * 86_400_000 });
+    expect(resolveOptions({ userEntity: User, jwt: { secret }, audit: false }).audit).toBeNull();
+  });
+
+  it.each([
+    ['the test apps', 'test-secret-that-is-long-enough-0123456789'],
+    ['48 random bytes, base64url', randomBytes(48).toString('base64url')],
+    ['32 random bytes', randomBytes(32)],
+    ['a passphrase', 'correct horse battery staple, twice removed'],
+  ])('accepts a strong secret: %s', (_case, strong) => {
+    expect(() => resolveOptions({ userEntity: User, jwt: { secret: strong } })).not.toThrow();
   });
 
   it('never echoes the secret in its errors', () => {
@@ -82,7 +148,7 @@ describe('resolveOptions: JWT keys are parsed once, at startup', () => {
     expect(r.signingKey.type).toBe('secret');
     expect(r.verifyKey).toBe(r.signingKey);
     expect(r.signingKey.export().equals(Buffer.from(secret))).toBe(true);
-    const bytes = Buffer.alloc(32, 7);
+    const bytes = randomBytes(32);
     expect(resolveOptions({ userEntity: User, jwt: { secret: bytes } }).verifyKey.export().equals(bytes)).toBe(true);
   });
 

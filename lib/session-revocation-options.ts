@@ -11,7 +11,7 @@ import type {
 import { SessionRevocationConfigError } from './session-revocation.errors.js';
 import type { SessionStore } from './storage/session-store.interface.js';
 import { deriveKey } from './utils/crypto.js';
-import { parseDuration } from './utils/duration.js';
+import { assertStrongSecret, durationOption as duration, OPTION_LIMITS, resolveSessionPolicy, type ResolvedSessionPolicy } from './session-policy-options.js';
 import { DEFAULT_BUS_CHANNEL } from './session-revocation.constants.js';
 import { getSessionTokenProperty } from './typeorm/entity-metadata.js';
 
@@ -44,7 +44,7 @@ export interface ResolvedLegacyTokens {
  * The module's options after validation, every default applied, flat: what the library's parts
  * and `SessionGuard` subclasses see (inject it with `@InjectSessionRevocationOptions()`).
  */
-export interface ResolvedSessionRevocationOptions {
+export interface ResolvedSessionRevocationOptions extends ResolvedSessionPolicy {
   /** The app's user entity (TypeORM store). */
   userEntity?: EntityTarget<ObjectLiteral>;
   /** The DataSource option as given (else the app's default DataSource is used). */
@@ -96,12 +96,6 @@ export interface ResolvedSessionRevocationOptions {
 
 export { SessionRevocationConfigError };
 
-function duration(option: string, value: string | number | undefined, fallback: string): number {
-  const ms = parseDuration(value ?? fallback);
-  if (ms === undefined) throw new SessionRevocationConfigError(option, `must be a duration like '15m' or a number of seconds (got ${JSON.stringify(value)})`);
-  return ms;
-}
-
 /** Validates options and applies defaults; throws {@link SessionRevocationConfigError}. */
 export function resolveOptions(options: SessionRevocationModuleOptions | undefined): ResolvedSessionRevocationOptions {
   if (!options || typeof options !== 'object') throw new SessionRevocationConfigError('options', 'are missing');
@@ -126,6 +120,7 @@ export function resolveOptions(options: SessionRevocationModuleOptions | undefin
     if (Buffer.byteLength(jwt.secret) < 32) {
       throw new SessionRevocationConfigError('jwt.secret', 'must be at least 32 bytes long (use 32+ random bytes)');
     }
+    assertStrongSecret('jwt.secret', jwt.secret);
     keyMaterial = jwt.secret;
     signingKey = verifyKey = createSecretKey(typeof jwt.secret === 'string' ? Buffer.from(jwt.secret, 'utf8') : jwt.secret);
   } else if (ASYMMETRIC_ALGORITHMS.includes(algorithm)) {
@@ -144,13 +139,16 @@ export function resolveOptions(options: SessionRevocationModuleOptions | undefin
   if (jwt.fingerprintSecret !== undefined && Buffer.byteLength(jwt.fingerprintSecret) < 32) {
     throw new SessionRevocationConfigError('jwt.fingerprintSecret', 'must be at least 32 bytes long');
   }
-  const accessTtlMs = duration('jwt.accessTtl', jwt.accessTtl, '15m');
-  const refreshTtlMs = duration('jwt.refreshTtl', jwt.refreshTtl, '30d');
-  const sessionMaxAgeMs = duration('jwt.sessionMaxAge', jwt.sessionMaxAge, '90d');
+  if (jwt.fingerprintSecret !== undefined) assertStrongSecret('jwt.fingerprintSecret', jwt.fingerprintSecret);
+  const accessTtlMs = duration('jwt.accessTtl', jwt.accessTtl, '15m', OPTION_LIMITS.accessTtlMs, '1h');
+  const refreshTtlMs = duration('jwt.refreshTtl', jwt.refreshTtl, '30d', OPTION_LIMITS.refreshTtlMs, '400d');
+  const sessionMaxAgeMs = duration('jwt.sessionMaxAge', jwt.sessionMaxAge, '90d', OPTION_LIMITS.sessionMaxAgeMs, '400d');
   const clockToleranceSeconds = jwt.clockToleranceSeconds ?? 5;
-  if (!Number.isFinite(clockToleranceSeconds) || clockToleranceSeconds < 0) {
-    throw new SessionRevocationConfigError('jwt.clockToleranceSeconds', 'must be a non-negative number');
+  if (!Number.isFinite(clockToleranceSeconds) || clockToleranceSeconds < 0 || clockToleranceSeconds > OPTION_LIMITS.clockToleranceSeconds) {
+    throw new SessionRevocationConfigError('jwt.clockToleranceSeconds', `must be a number of seconds from 0 to ${OPTION_LIMITS.clockToleranceSeconds}`);
   }
+  const lastSeenIntervalMs = duration('lastSeenInterval', options.lastSeenInterval, '1m');
+  const policy = resolveSessionPolicy(options, { sessionMaxAgeMs, lastSeenIntervalMs });
   if (options.nonHttpContexts !== undefined && !['authenticate', 'skip', 'deny'].includes(options.nonHttpContexts)) {
     throw new SessionRevocationConfigError('nonHttpContexts', "must be 'authenticate', 'skip' or 'deny'");
   }
@@ -183,7 +181,7 @@ export function resolveOptions(options: SessionRevocationModuleOptions | undefin
     accessTtlMs,
     refreshTtlMs,
     sessionMaxAgeMs,
-    lastSeenIntervalMs: duration('lastSeenInterval', options.lastSeenInterval, '1m'),
+    lastSeenIntervalMs,
     clockToleranceSeconds,
     cacheMax,
     cacheTtlMs,
@@ -193,6 +191,7 @@ export function resolveOptions(options: SessionRevocationModuleOptions | undefin
     legacyTokens: options.legacyTokens === undefined ? undefined : resolveLegacyTokens(options.legacyTokens),
     tokenExtractor: extractor ? safeExtractor(extractor) : extractBearerToken,
     eventEmitter: options.eventEmitter,
+    ...policy,
   };
 }
 

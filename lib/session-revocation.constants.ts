@@ -28,3 +28,5 @@ export const LOGGER_CONTEXT = 'SessionRevocation';
 export const DEFAULT_BUS_CHANNEL = 'session_revocation';
 /** The session id format the library issues (`crypto.randomUUID()`); anything else is refused before a query. */
 export const SESSION_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Metadata key set by `@RequireFreshSession()`: the largest session age accepted, in ms. */
+export const REQUIRE_FRESH_SESSION = 'session-revocation:require-fresh-session';

@@ -4,6 +4,7 @@
  *
  * - `malformed`: not a token of this library (bad signature, algorithm, claims, length).
  * - `expired`: the access token, the refresh token or the session has run out.
+ * - `idle`: the session was not used for `idleTimeout`.
  * - `unknown`: no such session, refresh token or user.
  * - `revoked`: the session was ended (logout, device list, "log out everywhere", an epoch).
  * - `rotated`: the user's session token changed since the token was issued (password change by any path).
@@ -11,8 +12,20 @@
  * - `blocked`: the user is blocked.
  * - `race`: a login or renewal lost a race with a block or a credential change.
  * - `legacy`: a token the app minted itself (`legacyTokens`) where a session is needed.
+ * - `session-limit`: a login past `maxSessionsPerUser` (policy `'refuse'`, or newer logins won the race).
  */
-export type SessionRefusalReason = 'malformed' | 'expired' | 'unknown' | 'revoked' | 'rotated' | 'reused' | 'blocked' | 'race' | 'legacy';
+export type SessionRefusalReason =
+  | 'malformed'
+  | 'expired'
+  | 'idle'
+  | 'unknown'
+  | 'revoked'
+  | 'rotated'
+  | 'reused'
+  | 'blocked'
+  | 'race'
+  | 'legacy'
+  | 'session-limit';
 
 /** Base class of every error the library throws on purpose. */
 export class SessionRevocationError extends Error {
@@ -55,6 +68,38 @@ export class SessionStoreUnavailableError extends SessionRevocationError {
 
   constructor(cause: unknown) {
     super('session store unavailable', { cause });
+  }
+}
+
+/**
+ * The session is valid but its user last proved a credential too long ago for this operation
+ * (`@RequireFreshSession(maxAge)`, `assertFreshSession`). The module's filter answers 401 with
+ * the RFC 9470 challenge `WWW-Authenticate: Bearer error="insufficient_user_authentication",
+ * max_age=<maxAgeSeconds>`; the client re-authenticates (`SessionService.reauthenticate`) and retries.
+ */
+export class SessionNotFreshError extends SessionRevocationError {
+  /** The HTTP status it maps to. */
+  readonly status = 401;
+
+  constructor(readonly maxAgeSeconds: number) {
+    super(`session not fresh: re-authentication within ${maxAgeSeconds} s required`);
+  }
+}
+
+/**
+ * Too many failed sign-in attempts (`LoginAttempts`): for this account (a back-off that grows with
+ * each failure and ends by itself) or from this IP. The module's filter answers 429 with
+ * `Retry-After: <retryAfterSeconds>`.
+ */
+export class TooManyAttemptsError extends SessionRevocationError {
+  /** The HTTP status it maps to. */
+  readonly status = 429;
+
+  constructor(
+    readonly retryAfterSeconds: number,
+    readonly scope: 'account' | 'ip',
+  ) {
+    super(`too many failed attempts (${scope}): retry after ${retryAfterSeconds} s`);
   }
 }
 

@@ -9,11 +9,15 @@ import { RevocationCache } from './cache/revocation-cache.js';
 import { AccessTokens } from './core/access-tokens.js';
 import { LegacyTokens } from './core/legacy-tokens.js';
 import { RequestAuthenticator } from './core/request-authenticator.js';
+import { SessionActivity } from './core/session-activity.js';
 import { SessionAuthenticator } from './core/session-authenticator.js';
 import { SessionConnectionRegistry } from './core/session-connection-registry.js';
 import { SessionEvents } from './core/session-events.js';
 import { SessionLifecycle } from './core/session-lifecycle.js';
+import { SessionLimiter } from './core/session-limiter.js';
+import { SessionPruner } from './core/session-pruner.js';
 import { SessionRevoker } from './core/session-revoker.js';
+import { SessionStepUp } from './core/session-step-up.js';
 import { SessionWatcher } from './core/session-watcher.js';
 import type { SessionRevocationModuleOptions } from './interfaces/session-revocation-options.interface.js';
 import { PassportStrategyAudit } from './passport/passport-strategy.audit.js';
@@ -22,6 +26,8 @@ import { resolveOptions, type ResolvedSessionRevocationOptions } from './session
 import { SESSION_DATA_SOURCE, SESSION_REVOCATION_BUS, SESSION_REVOCATION_CONFIG } from './session-revocation.constants.js';
 import { SessionRevocationConfigError } from './session-revocation.errors.js';
 import { SESSION_REVOCATION_MODULE_OPTIONS } from './session-revocation.module-definition.js';
+import { FreshSessionGuard } from './fresh-session.guard.js';
+import { LoginAttempts } from './login-attempts.service.js';
 import { SessionGuard } from './session.guard.js';
 import { SessionService } from './session.service.js';
 import { SessionStore } from './storage/session-store.interface.js';
@@ -86,25 +92,33 @@ export const SESSION_REVOCATION_PROVIDERS: Provider[] = [
     useFactory: (cache: RevocationCache, bus: RevocationBus | null) => new RevocationNotifier(cache, bus ?? undefined),
     inject: [RevocationCache, SESSION_REVOCATION_BUS],
   },
+  SessionActivity,
   SessionEvents,
   AccessTokens,
   SessionAuthenticator,
   LegacyTokens,
   RequestAuthenticator,
   SessionRevoker,
+  SessionLimiter,
   SessionLifecycle,
+  SessionStepUp,
+  SessionPruner,
   SessionWatcher,
   SessionConnectionRegistry,
   SessionService,
+  LoginAttempts,
   SessionGuard,
   PassportStrategyAudit,
+  FreshSessionGuard,
   { provide: APP_FILTER, useClass: SessionErrorFilter },
 ];
 
 /** What the module exports to the app. @internal */
 export const SESSION_REVOCATION_EXPORTS = [
   SessionService,
+  LoginAttempts,
   SessionGuard,
+  FreshSessionGuard,
   SessionAuthenticator,
   RequestAuthenticator,
   SessionConnectionRegistry,

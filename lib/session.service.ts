@@ -1,16 +1,19 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Observable } from 'rxjs';
 import { LegacyTokens } from './core/legacy-tokens.js';
+import { SessionActivity, type SessionActivityEntry } from './core/session-activity.js';
 import { SessionAuthenticator } from './core/session-authenticator.js';
 import { SessionEvents, type SessionEventListener } from './core/session-events.js';
 import { SessionLifecycle, type LogoutTokens } from './core/session-lifecycle.js';
+import { SessionPruner, type PruneOptions } from './core/session-pruner.js';
 import { SessionRevoker, type InvalidateSessionsOptions } from './core/session-revoker.js';
+import { SessionStepUp } from './core/session-step-up.js';
 import { SessionWatcher, type SessionEnded } from './core/session-watcher.js';
 import type { IssueOptions, IssuedTokens, SessionClientInfo, SessionContext, SessionInfo, UserId } from './interfaces/session-context.interface.js';
 import { SessionRefusedError } from './session-revocation.errors.js';
-import { SessionStore } from './storage/session-store.interface.js';
+import { SessionStore, type PruneCounts } from './storage/session-store.interface.js';
 
-export type { InvalidateSessionsOptions, LogoutTokens, SessionEnded };
+export type { InvalidateSessionsOptions, LogoutTokens, PruneOptions, SessionActivityEntry, SessionEnded };
 
 /**
  * The session lifecycle: issue tokens at login, refresh them with rotation and reuse
@@ -31,6 +34,9 @@ export class SessionService {
     private readonly events: SessionEvents,
     @Inject(SessionStore) private readonly store: SessionStore,
     private readonly legacy: LegacyTokens,
+    private readonly stepUp: SessionStepUp,
+    private readonly pruner: SessionPruner,
+    private readonly activityLog: SessionActivity,
   ) {}
 
   /**
@@ -166,6 +172,47 @@ export class SessionService {
    */
   invalidateAllSessions(reason = 'revoke-everyone'): Promise<void> {
     return this.revoker.invalidateAllSessions(reason);
+  }
+
+  /**
+   * Records that the user just proved a credential again in this session (call it after your own
+   * password check): the session is fresh for `@RequireFreshSession()` from now on, on every
+   * instance, and access tokens minted from now on (refresh, renewal) carry the new `auth_time`.
+   * Pass the user entity your check loaded: refused (`SessionRefusedError`) when the session is
+   * not the user's or is over, the user is blocked, or a `@RevokesSessions()` value changed since.
+   */
+  reauthenticate(sessionId: string, user: object | UserId): Promise<{ authTime: Date }> {
+    return this.stepUp.reauthenticate(sessionId, user);
+  }
+
+  /**
+   * Throws `SessionNotFreshError` (401 with the RFC 9470 challenge) unless the user proved a
+   * credential in this session at most `maxAge` ago. When the request's context looks too old,
+   * the session record is read first, so a re-authentication on another instance counts at once.
+   *
+   * @param maxAge a duration like `'5m'`, or seconds
+   */
+  assertFreshSession(session: SessionContext, maxAge: string | number): Promise<void> {
+    return this.stepUp.assertFresh(session, maxAge);
+  }
+
+  /**
+   * Deletes sessions that have been over (ended, expired, idle) for longer than `olderThan`, with
+   * their refresh tokens; refresh tokens expired as long; failed-attempt counters that no longer
+   * count; activity entries past `audit.retain`. In batches of 500 rows per statement. Reuse
+   * detection keeps working for every session still stored.
+   */
+  prune(options: PruneOptions = {}): Promise<PruneCounts> {
+    return this.pruner.prune(options);
+  }
+
+  /**
+   * The user's security activity, newest first (at most `limit`, default 50, up to 500): sign-ins,
+   * failed sign-ins, sign-outs, revocations, session-limit evictions, re-authentications, blocks.
+   * Needs the `audit` option; without it the list is empty.
+   */
+  activity(userId: UserId, options: { limit?: number } = {}): Promise<SessionActivityEntry[]> {
+    return this.activityLog.list(userId, options.limit);
   }
 
   /** Subscribes to session events in-process; returns an unsubscribe function. */

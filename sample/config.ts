@@ -28,7 +28,15 @@ export interface SampleConfig {
    * (`AUTH_RATE_LIMIT_PER_IP`, default 60; 0 turns the limit off).
    */
   authRateLimitPerIp: number;
+  /**
+   * Most live sessions per user; a login past it ends the user's oldest session
+   * (`MAX_SESSIONS_PER_USER`, default 10).
+   */
+  maxSessionsPerUser?: number;
 }
+
+/** Live sessions one user may have when `MAX_SESSIONS_PER_USER` is not set. */
+export const DEFAULT_MAX_SESSIONS_PER_USER = 10;
 
 /** Injection token of the {@link SampleConfig}. */
 export const SAMPLE_CONFIG = Symbol('SAMPLE_CONFIG');
@@ -43,6 +51,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, dataDir = resol
   const ensureDataDir = () => mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const port = integer('PORT', env.PORT, 3000, 0, 65535);
   const authRateLimitPerIp = integer('AUTH_RATE_LIMIT_PER_IP', env.AUTH_RATE_LIMIT_PER_IP, 60, 0, 1_000_000);
+  const maxSessionsPerUser = integer('MAX_SESSIONS_PER_USER', env.MAX_SESSIONS_PER_USER, DEFAULT_MAX_SESSIONS_PER_USER, 1, 1000);
 
   let database: SampleDatabaseOptions;
   const url = env.DATABASE_URL?.trim();
@@ -71,7 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, dataDir = resol
   if (admin && (admin.password.length < 8 || admin.password.length > 128)) throw new Error('ADMIN_PASSWORD must be 8 to 128 characters long');
   if (!admin && (adminEmail || adminPassword)) logger.warn('ADMIN_EMAIL and ADMIN_PASSWORD must both be set to seed an admin; none seeded');
 
-  return { port, database, redisUrl: env.REDIS_URL?.trim() || undefined, jwtSecret, admin, authRateLimitPerIp };
+  return { port, database, redisUrl: env.REDIS_URL?.trim() || undefined, jwtSecret, admin, authRateLimitPerIp, maxSessionsPerUser };
 }
 
 function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {

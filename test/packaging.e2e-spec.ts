@@ -242,4 +242,4 @@ describe('code blocks of README.md and docs/ (scripts/check-doc-snippets.mjs)', 
   }, 60_000);
 });
 
-const SESSION_ENTITY_COUNT = 4;
+const SESSION_ENTITY_COUNT = 6;

@@ -13,9 +13,9 @@ export interface CachedUser {
 /** What the guard needs per session: the liveness facts, and the user entry it was cached with. */
 export interface CachedSession extends SessionFacts {
   user: CachedUser;
-  lastSeenAt: number;
+  /** When the user last proved a credential in the session (ms). */
+  authTime: number;
 }
-
 
 /**
  * The guard's per-request cache: users and sessions in one bounded LRU. A session entry is

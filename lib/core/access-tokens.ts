@@ -14,6 +14,8 @@ export interface AccessClaims {
   sfp: string;
   iat: number;
   exp: number;
+  /** When the user last proved a credential (RFC 9068 `auth_time`, seconds); absent in older tokens. */
+  auth_time?: number;
   /** The whole verified payload: the library's claims and the app's own. */
   payload: Readonly<Record<string, unknown>>;
 }
@@ -24,8 +26,10 @@ export const RESERVED_CLAIMS: readonly string[] = ['sub', 'sid', 'sfp', 'typ', '
 const MAX_CLAIMS_BYTES = 4096;
 
 /**
- * Access tokens: mints them (`sub`, `sid`, `sfp`, `jti`, `typ: at+jwt`), verifies them with the
- * pinned algorithm and key, and computes the session-token fingerprint (`sfp`) they carry.
+ * Access tokens: mints them (`sub`, `sid`, `sfp`, `auth_time`, `jti`, `typ: at+jwt`), verifies them
+ * with the pinned algorithm and key, and computes the session-token fingerprint (`sfp`) they carry.
+ * Whatever its `exp`, a token is refused once it is older than `accessTtl` (plus the clock
+ * tolerance), and when its `iat` lies in the future beyond the tolerance.
  * @internal
  */
 @Injectable()
@@ -45,10 +49,10 @@ export class AccessTokens {
   }
 
   /** Signs an access token for a session, with the app's claims the session carries. */
-  mint(userId: UserId, session: { id: string; sessionTokenFingerprint: string; claims?: Record<string, unknown> | null }): string {
+  mint(userId: UserId, session: { id: string; sessionTokenFingerprint: string; authTime: number; claims?: Record<string, unknown> | null }): string {
     const { algorithm, signingKey, issuer, audience } = this.config;
     return this.jwt.sign(
-      { ...session.claims, sid: session.id, sfp: session.sessionTokenFingerprint },
+      { ...session.claims, sid: session.id, sfp: session.sessionTokenFingerprint, auth_time: Math.floor(session.authTime / 1000) },
       {
         algorithm,
         ...(algorithm.startsWith('HS') ? { secret: jwtKey(signingKey) } : { privateKey: jwtKey(signingKey) }),
@@ -64,13 +68,16 @@ export class AccessTokens {
 
   /** Verifies an access token; null for anything that is not a valid token of this library. */
   verify(token: unknown, ignoreExpiration = false): AccessClaims | null {
-    const decoded = verifyJwt(this.jwt, token, { ...this.config, ignoreExpiration });
+    // RFC 8725 3.10 / 9068: a token older than the lifetime this server issues is refused, whatever its exp.
+    const decoded = verifyJwt(this.jwt, token, { ...this.config, ignoreExpiration, maxAgeSeconds: ignoreExpiration ? undefined : this.expiresIn });
     const payload = decoded?.payload;
     if (!payload || decoded.header?.typ !== ACCESS_TOKEN_TYP) return null;
-    const { sub, sid, sfp, iat, exp } = payload;
+    const { sub, sid, sfp, iat, exp, auth_time } = payload;
     if (typeof sub !== 'string' || typeof sid !== 'string' || typeof sfp !== 'string') return null;
     if (typeof exp !== 'number' || typeof iat !== 'number' || !isSessionId(sid)) return null;
-    return { sub, sid, sfp, iat, exp, payload };
+    if (iat > Date.now() / 1000 + this.config.clockToleranceSeconds) return null; // issued in the future
+    if (auth_time !== undefined && typeof auth_time !== 'number') return null;
+    return { sub, sid, sfp, iat, exp, ...(auth_time !== undefined ? { auth_time } : {}), payload };
   }
 }
 
@@ -106,7 +113,16 @@ export function appClaims(claims: unknown): Record<string, unknown> | null {
 export function verifyJwt(
   jwt: JwtService,
   token: unknown,
-  options: { algorithm: string; verifyKey: KeyObject; issuer?: string; audience?: string; clockToleranceSeconds: number; ignoreExpiration?: boolean },
+  options: {
+    algorithm: string;
+    verifyKey: KeyObject;
+    issuer?: string;
+    audience?: string;
+    clockToleranceSeconds: number;
+    ignoreExpiration?: boolean;
+    /** Refuse tokens whose `iat` is older than this (plus the tolerance), whatever their `exp`. */
+    maxAgeSeconds?: number;
+  },
 ): { header?: { typ?: unknown }; payload?: Record<string, unknown> } | null {
   if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) return null;
   const { algorithm, verifyKey, issuer, audience } = options;
@@ -116,6 +132,7 @@ export function verifyJwt(
       ...(algorithm.startsWith('HS') ? { secret: jwtKey(verifyKey) } : { publicKey: jwtKey(verifyKey) }),
       complete: true,
       ignoreExpiration: options.ignoreExpiration ?? false,
+      ...(options.maxAgeSeconds !== undefined ? { maxAge: options.maxAgeSeconds } : {}),
       clockTolerance: options.clockToleranceSeconds,
       ...(issuer ? { issuer } : {}),
       ...(audience ? { audience } : {}),

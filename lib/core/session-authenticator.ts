@@ -4,9 +4,9 @@ import type { SessionContext, UserId } from '../interfaces/session-context.inter
 import type { ResolvedSessionRevocationOptions } from '../session-revocation-options.js';
 import { SESSION_REVOCATION_CONFIG } from '../session-revocation.constants.js';
 import { SessionRefusedError, SessionRevocationError, SessionStoreUnavailableError } from '../session-revocation.errors.js';
-import { SessionStore } from '../storage/session-store.interface.js';
+import { SessionStore, type SessionRecord } from '../storage/session-store.interface.js';
 import { AccessTokens, type AccessClaims } from './access-tokens.js';
-import { fingerprintMatches, sessionEndCause } from './session-liveness.js';
+import { fingerprintMatches, sessionEndCause, type LivenessRules } from './session-liveness.js';
 
 /**
  * The per-request check shared by the guard, `SessionService.authenticate` and `watch`: verifies
@@ -38,27 +38,55 @@ export class SessionAuthenticator {
     return this.check(claims);
   }
 
-  /** Checks the claims of a verified access token against the store. */
-  async check(claims: AccessClaims): Promise<SessionContext> {
+  /**
+   * Checks the claims of a verified access token against the store.
+   *
+   * @param touch whether this counts as use of the session (writes `lastSeenAt`, which the idle
+   *   timeout counts from); watching a session does not
+   */
+  async check(claims: AccessClaims, { touch = true }: { touch?: boolean } = {}): Promise<SessionContext> {
     const userId = this.store.parseUserId(claims.sub);
     if (userId === undefined) throw new SessionRefusedError('unknown');
     try {
       const user = await this.user(userId);
       if (!fingerprintMatches(claims.sfp, user.fingerprint)) throw new SessionRefusedError(user.fingerprint === null ? 'unknown' : 'rotated');
-      const session = await this.session(claims.sid, user);
-      if (!session) throw new SessionRefusedError('unknown');
+      let session = await this.session(claims.sid, user);
       const now = Date.now();
-      const cause = sessionEndCause(session, now, await this.epoch(now), String(userId));
-      if (cause) throw new SessionRefusedError(cause);
-      if (now - session.lastSeenAt >= this.config.lastSeenIntervalMs) {
+      const rules = await this.rules(now);
+      let cause = session ? sessionEndCause(session, rules, String(userId)) : 'unknown';
+      // A cached lastSeenAt lags behind other instances' writes: read the row before calling it idle.
+      if (cause === 'idle') {
+        session = await this.session(claims.sid, user, true);
+        cause = session ? sessionEndCause(session, rules, String(userId)) : 'unknown';
+      }
+      if (cause || !session) throw new SessionRefusedError(cause ?? 'unknown');
+      if (touch && now - session.lastSeenAt >= this.config.lastSeenIntervalMs) {
         session.lastSeenAt = now;
         await this.store.updateSession(claims.sid, { lastSeenAt: now });
       }
-      return { userId, sessionId: claims.sid, issuedAt: claims.iat, expiresAt: claims.exp, claims: claims.payload };
+      const authTime = Math.max(claims.auth_time ?? 0, Math.floor(session.authTime / 1000));
+      return { userId, sessionId: claims.sid, issuedAt: claims.iat, expiresAt: claims.exp, authTime, claims: claims.payload };
     } catch (error) {
       if (error instanceof SessionRevocationError) throw error;
       throw new SessionStoreUnavailableError(error);
     }
+  }
+
+  /** The time, epoch and idle timeout every liveness decision is made with. */
+  async rules(now = Date.now()): Promise<LivenessRules> {
+    return { now, epoch: await this.epoch(now), idleTimeoutMs: this.config.idleTimeoutMs };
+  }
+
+  /**
+   * The user's sessions the per-request check would accept, newest first: open, not expired or
+   * idle, and issued under the user's current session token. `keep` stays listed whatever its
+   * fingerprint (the caller's own session, between its password change and `renew()`).
+   */
+  async liveSessions(userId: UserId, keep?: string): Promise<SessionRecord[]> {
+    const rules = await this.rules();
+    const rows = await this.store.listOpenSessions(userId);
+    const fingerprint = await this.currentFingerprint(userId);
+    return rows.filter((s) => !sessionEndCause(s, rules) && (s.id === keep || fingerprintMatches(s.sessionTokenFingerprint, fingerprint)));
   }
 
   /**
@@ -91,14 +119,14 @@ export class SessionAuthenticator {
     return user;
   }
 
-  private async session(sessionId: string, user: CachedUser): Promise<CachedSession | null> {
+  private async session(sessionId: string, user: CachedUser, reload = false): Promise<CachedSession | null> {
     const generation = this.cache.generation;
-    let session = this.cache.getSession(sessionId, user);
+    let session = reload ? undefined : this.cache.getSession(sessionId, user);
     if (!session) {
       const row = await this.store.findSession(sessionId);
       if (!row) return null;
-      const { userId, createdAt, expiresAt, absoluteExpiresAt, endedAt, lastSeenAt } = row;
-      session = { user, userId, createdAt, expiresAt, absoluteExpiresAt, endedAt, lastSeenAt };
+      const { userId, createdAt, expiresAt, absoluteExpiresAt, endedAt, lastSeenAt, authTime } = row;
+      session = { user, userId, createdAt, expiresAt, absoluteExpiresAt, endedAt, lastSeenAt, authTime };
       this.cache.setSession(sessionId, session, generation);
     }
     return session;

@@ -33,7 +33,7 @@ function setup() {
     const unregister = registry.register(
       client,
       {
-        session: { userId, sessionId, issuedAt: 0, expiresAt: Date.now() / 1000 + 3600, claims: {} },
+        session: { userId, sessionId, issuedAt: 0, expiresAt: Date.now() / 1000 + 3600, authTime: 0, claims: {} },
         claims: { sub: userId, sid: sessionId, sfp: 'f', iat: 0, exp: 0, payload: {} },
         generation: 0,
       },

@@ -7,11 +7,12 @@ import { SessionRefusedError } from '../session-revocation.errors.js';
 import { SessionStore, type SessionRecord } from '../storage/session-store.interface.js';
 import { newRefreshToken, sha256 } from '../utils/crypto.js';
 import { AccessTokens, appClaims, isSessionId } from './access-tokens.js';
+import { sessionTokenIfUnchanged } from './checked-credentials.js';
 import { SessionAuthenticator } from './session-authenticator.js';
 import { SessionEvents } from './session-events.js';
+import { SESSION_LIMIT_REASON, SessionLimiter } from './session-limiter.js';
 import { fingerprintMatches, sessionEndCause } from './session-liveness.js';
 import { SessionRevoker } from './session-revoker.js';
-import { sameValue } from '../utils/same-value.js';
 
 /** Tokens that `SessionService.logout` may be given; either one names the session. */
 export interface LogoutTokens {
@@ -39,6 +40,7 @@ export class SessionLifecycle {
     private readonly authenticator: SessionAuthenticator,
     private readonly revoker: SessionRevoker,
     private readonly events: SessionEvents,
+    private readonly limiter: SessionLimiter,
   ) {}
 
   async issue(user: object | UserId, client: SessionClientInfo = {}, options: IssueOptions = {}): Promise<IssuedTokens> {
@@ -46,7 +48,8 @@ export class SessionLifecycle {
     const userId = this.store.userIdOf(user);
     const checked = this.store.credentialsOf(user);
     // An invalidateSessions() running meanwhile may end the brand-new session right after its
-    // insert: the login then starts over once, after that call is done.
+    // insert: the login then starts over once, after that call is done. Newer logins past the
+    // session limit may end it too: then it lost, and starting over would only evict another.
     for (let attempt = 0; attempt < 2; attempt++) {
       const tokens = await this.startSession(userId, checked, client, claims);
       const row = await this.store.findSession(tokens.sessionId);
@@ -54,6 +57,7 @@ export class SessionLifecycle {
         this.events.emit({ type: 'login', userId, sessionId: tokens.sessionId, ip: client.ip, userAgent: client.userAgent });
         return tokens;
       }
+      if (row?.endReason === SESSION_LIMIT_REASON) throw new SessionRefusedError('session-limit');
     }
     throw new SessionRefusedError('race');
   }
@@ -73,6 +77,7 @@ export class SessionLifecycle {
       ip: truncate(client.ip, 64),
       createdAt: now,
       lastSeenAt: now,
+      authTime: now,
       expiresAt: Math.min(now + this.config.refreshTtlMs, now + this.config.sessionMaxAgeMs),
       absoluteExpiresAt: now + this.config.sessionMaxAgeMs,
       endedAt: null,
@@ -83,7 +88,7 @@ export class SessionLifecycle {
     // Read again now that the session exists: a block or a credential change that raced this
     // login ends it; a plain rotation (log out everywhere) is adopted into its fingerprint, and
     // an invalidation that ended it is seen by issue().
-    const current = await this.tokenIfUnchanged(userId, checked);
+    const current = await sessionTokenIfUnchanged(this.store, userId, checked);
     if (current === null || (await this.store.isBlocked(userId))) {
       await this.store.endSession(session.id, { reason: 'login-race', at: now });
       this.logger.warn(`login refused for user=${userId}: the account was blocked or its credentials changed during the login`);
@@ -93,6 +98,7 @@ export class SessionLifecycle {
       session.sessionTokenFingerprint = this.tokens.fingerprint(userId, current);
       await this.store.updateSession(session.id, { sessionTokenFingerprint: session.sessionTokenFingerprint });
     }
+    await this.limiter.enforce(userId, session);
     return this.mint(userId, session, now);
   }
 
@@ -140,11 +146,11 @@ export class SessionLifecycle {
     const now = Date.now();
     const session = await this.store.findSession(sessionId);
     if (!session) throw new SessionRefusedError('unknown');
-    const cause = sessionEndCause(session, now, await this.authenticator.epoch(now), String(userId));
+    const cause = sessionEndCause(session, await this.authenticator.rules(now), String(userId));
     if (cause) throw new SessionRefusedError(cause);
     if (await this.store.isBlocked(userId)) throw new SessionRefusedError('blocked');
     await this.ensureSessionToken(userId);
-    const sessionToken = await this.tokenIfUnchanged(userId, this.store.credentialsOf(user));
+    const sessionToken = await sessionTokenIfUnchanged(this.store, userId, this.store.credentialsOf(user));
     if (sessionToken === null) throw new SessionRefusedError('race');
     session.sessionTokenFingerprint = this.tokens.fingerprint(userId, sessionToken);
     if (claims !== undefined) session.claims = claims;
@@ -155,17 +161,11 @@ export class SessionLifecycle {
   }
 
   async list(userId: UserId, currentSessionId?: string): Promise<SessionInfo[]> {
-    const now = Date.now();
-    const epoch = await this.authenticator.epoch(now);
-    const rows = await this.store.listOpenSessions(userId);
     // Sessions issued under an older session token ended with the rotation (password changed by
     // any path). The caller's own session stays listed: it may be between its own password
     // change and renew(), and a request that reached here was authenticated with it.
-    const fingerprint = await this.authenticator.currentFingerprint(userId);
-    return rows
-      .filter((s) => !sessionEndCause(s, now, epoch))
-      .filter((s) => s.id === currentSessionId || fingerprintMatches(s.sessionTokenFingerprint, fingerprint))
-      .map((s) => ({
+    const rows = await this.authenticator.liveSessions(userId, currentSessionId);
+    return rows.map((s) => ({
         id: s.id,
         current: s.id === currentSessionId,
         userAgent: s.userAgent,
@@ -198,7 +198,7 @@ export class SessionLifecycle {
 
   /** Refuses a session that is over; ends one whose user's session token rotated since it was (re)issued. */
   private async assertLive(session: SessionRecord, userId: UserId, now: number): Promise<void> {
-    const cause = sessionEndCause(session, now, await this.authenticator.epoch(now));
+    const cause = sessionEndCause(session, await this.authenticator.rules(now));
     if (cause) throw new SessionRefusedError(cause);
     if (await this.store.isBlocked(userId)) throw new SessionRefusedError('blocked');
     if (!fingerprintMatches(session.sessionTokenFingerprint, await this.authenticator.currentFingerprint(userId))) {
@@ -206,16 +206,6 @@ export class SessionLifecycle {
       await this.revoker.endSession(session.id, 'session-token-rotated');
       throw new SessionRefusedError('rotated');
     }
-  }
-
-  /**
-   * The user's current session token, or null when the user is gone or a `@RevokesSessions()`
-   * value the caller's entity carried (what it checked or saved) is no longer the stored one.
-   */
-  private async tokenIfUnchanged(userId: UserId, checked: Record<string, unknown>): Promise<string | null> {
-    const user = await this.store.getUser(userId, Object.keys(checked));
-    if (!user || user.sessionToken === null) return null;
-    return Object.entries(checked).every(([key, value]) => sameValue(value, user.credentials[key])) ? user.sessionToken : null;
   }
 
   /** The user's session token, created for users that have none yet (rows from before adoption). */

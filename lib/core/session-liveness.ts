@@ -3,23 +3,35 @@ import type { SessionRecord } from '../storage/session-store.interface.js';
 import { safeEqual } from '../utils/crypto.js';
 
 /** What the liveness policy needs of a session. @internal */
-export type SessionFacts = Pick<SessionRecord, 'userId' | 'createdAt' | 'expiresAt' | 'absoluteExpiresAt' | 'endedAt'>;
+export type SessionFacts = Pick<SessionRecord, 'userId' | 'createdAt' | 'expiresAt' | 'absoluteExpiresAt' | 'endedAt' | 'lastSeenAt'>;
+
+/** The moment and the rules a session is judged by. @internal */
+export interface LivenessRules {
+  /** The current time (ms). */
+  now: number;
+  /** The revocation epoch: sessions created at or before it are over. */
+  epoch: number;
+  /** A session whose `lastSeenAt` is this old (ms) is over. */
+  idleTimeoutMs: number;
+}
 
 /**
  * The one answer to "is this session live?", used by every check (per request, refresh, renewal,
- * device list). Undefined when it is live; otherwise why not.
+ * re-authentication, device list, session limit). Undefined when it is live; otherwise why not.
+ * Bounds (ASVS 7.3): ended, the sliding refresh expiry, the absolute lifetime, the idle timeout
+ * (from `lastSeenAt`), the revocation epoch.
  *
  * @param session the session as stored or cached
- * @param now the current time (ms)
- * @param epoch the revocation epoch: sessions created at or before it are over
+ * @param rules the current time, the revocation epoch, the idle timeout
  * @param userId when given, the session must belong to this user
  * @internal
  */
-export function sessionEndCause(session: SessionFacts, now: number, epoch: number, userId?: string): SessionRefusalReason | undefined {
+export function sessionEndCause(session: SessionFacts, rules: LivenessRules, userId?: string): SessionRefusalReason | undefined {
   if (userId !== undefined && session.userId !== userId) return 'unknown';
   if (session.endedAt !== null) return 'revoked';
-  if (session.expiresAt <= now || session.absoluteExpiresAt <= now) return 'expired';
-  if (session.createdAt <= epoch) return 'revoked';
+  if (session.expiresAt <= rules.now || session.absoluteExpiresAt <= rules.now) return 'expired';
+  if (rules.now - session.lastSeenAt >= rules.idleTimeoutMs) return 'idle';
+  if (session.createdAt <= rules.epoch) return 'revoked';
   return undefined;
 }
 

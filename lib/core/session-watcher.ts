@@ -46,7 +46,7 @@ export class SessionWatcher {
             pending = false;
             if (!claims) return ended();
             try {
-              await this.authenticator.check(claims);
+              await this.authenticator.check(claims, { touch: false }); // watching is not use: the idle timeout runs on
             } catch (error) {
               if (error instanceof SessionRefusedError) return ended();
               // the store cannot answer: unknown, keep watching

@@ -12,6 +12,12 @@ export interface SessionContext {
   /** Access token expiry, seconds since the epoch. */
   expiresAt: number;
   /**
+   * When the user last proved a credential in this session (login or
+   * `SessionService.reauthenticate`), seconds since the epoch: the later of the token's
+   * `auth_time` and the session record's. What `@RequireFreshSession()` checks.
+   */
+  authTime: number;
+  /**
    * The verified access token's payload: the library's claims (`sub`, `sid`, `iat`, `exp`, ...)
    * and the app's own, given at login with `issue(user, client, { claims })`.
    */
@@ -84,7 +90,11 @@ export interface SessionInfo {
   lastSeenAt: Date;
 }
 
-/** Kinds of session events. */
+/**
+ * Kinds of session events. `login-failed`: a wrong password reported to `LoginAttempts`;
+ * `reauthenticate`: `SessionService.reauthenticate`; `session-limit`: a session ended because its
+ * user logged in past `maxSessionsPerUser` (`sessionId` is the ended one).
+ */
 export type SessionEventType =
   | 'login'
   | 'refresh'
@@ -94,7 +104,10 @@ export type SessionEventType =
   | 'reuse-detected'
   | 'block'
   | 'unblock'
-  | 'revoke-everyone';
+  | 'revoke-everyone'
+  | 'login-failed'
+  | 'reauthenticate'
+  | 'session-limit';
 
 /** A session event, as emitted to listeners and logged (never with token values). */
 export interface SessionEvent {

@@ -12,7 +12,10 @@ export type SessionJwtAlgorithm =
 
 /** How access tokens are signed and verified. */
 export interface SessionJwtOptions {
-  /** HMAC secret (HS* algorithms), at least 32 bytes. */
+  /**
+   * HMAC secret (HS* algorithms): at least 32 bytes, at least 8 distinct byte values, and not a
+   * short unit repeated (`'changeme'.repeat(4)`). Use 32+ random bytes.
+   */
   secret?: string | Buffer;
   /** PEM private key (RS*, PS*, ES* algorithms): signs access tokens. */
   privateKey?: string | Buffer;
@@ -20,23 +23,55 @@ export interface SessionJwtOptions {
   publicKey?: string | Buffer;
   /** Signing algorithm, pinned on verification. Default `HS256`. */
   algorithm?: SessionJwtAlgorithm;
-  /** Access-token lifetime, e.g. `'15m'` or seconds. Default `'15m'`. */
+  /** Access-token lifetime, e.g. `'15m'` or seconds. Default `'15m'`, at most `'1h'`. */
   accessTtl?: string | number;
-  /** Refresh-token lifetime (sliding, per token), e.g. `'30d'`. Default `'30d'`. */
+  /** Refresh-token lifetime (sliding, per token), e.g. `'30d'`. Default `'30d'`, at most `'400d'`. */
   refreshTtl?: string | number;
-  /** Absolute lifetime of a session (a refresh-token family). Default `'90d'`. */
+  /** Absolute lifetime of a session (a refresh-token family). Default `'90d'`, at most `'400d'`. */
   sessionMaxAge?: string | number;
   /** `iss` claim written and required. */
   issuer?: string;
   /** `aud` claim written and required. */
   audience?: string;
-  /** Clock skew tolerated on `exp`/`nbf`, in seconds. Default 5. */
+  /** Clock skew tolerated on `exp`/`nbf`/`iat`, in seconds. Default 5, at most 300. */
   clockToleranceSeconds?: number;
   /**
    * Key for the session-token fingerprint carried in access tokens. Default: derived from
    * `secret` (or `privateKey`). Every instance must share it.
    */
   fingerprintSecret?: string | Buffer;
+}
+
+/** What a login past `maxSessionsPerUser` does: end the user's oldest session, or refuse the login. */
+export type SessionLimitPolicy = 'evict-oldest' | 'refuse';
+
+/** Options of the failed-login throttling (`LoginAttempts`). */
+export interface LoginAttemptsOptions {
+  /** Failures of one account before its back-off starts. Default 3. */
+  freeAttempts?: number;
+  /** Longest wait the back-off imposes after a failure (it doubles from 1 s). Default `'15m'`. */
+  maxDelay?: string | number;
+  /** Failures are forgotten this long after the first one of a series. Default `'24h'`. */
+  window?: string | number;
+  /**
+   * Failed attempts one IP may make per `window` (all accounts together), then 429 until the
+   * window ends. Default `{ max: 100, window: '15m' }`; `false` turns it off.
+   */
+  perIp?: false | { max: number; window?: string | number };
+}
+
+/** The periodic pruning of ended and expired sessions. */
+export interface SessionPruneOptions {
+  /** How often to prune. Default `'1h'`. */
+  every?: string | number;
+  /** How long a session stays in the store after it ended or expired. Default `'30d'`. */
+  retain?: string | number;
+}
+
+/** The security activity log. */
+export interface SessionAuditOptions {
+  /** How long entries are kept. Default `'90d'`. */
+  retain?: string | number;
 }
 
 /**
@@ -137,8 +172,37 @@ export interface SessionRevocationModuleOptions {
   redis?: SessionRedisOptions;
   /** Alias of `bus: { postgres }`. */
   postgresNotify?: boolean | SessionPostgresNotifyOptions;
-  /** Minimum time between two `lastSeenAt` writes of one session. Default `'1m'`. */
+  /**
+   * Minimum time between two `lastSeenAt` writes of one session. Default `'1m'`; it must be
+   * shorter than `idleTimeout` (the idle check reads `lastSeenAt`).
+   */
   lastSeenInterval?: string | number;
+  /**
+   * A session unused for this long ends: every request and refresh is refused once
+   * `lastSeenAt` is older (ASVS 7.3.1). Default `'30m'`; at most `jwt.sessionMaxAge`.
+   */
+  idleTimeout?: string | number;
+  /**
+   * Most live sessions one user may have (ASVS 7.1.2). Unset: no limit. A login past the limit
+   * ends the user's oldest session (`sessionLimitPolicy: 'evict-oldest'`, its device is told
+   * `session-ended`) or is refused (`'refuse'`, `SessionRefusedError` with reason `session-limit`).
+   */
+  maxSessionsPerUser?: number;
+  /** What a login past `maxSessionsPerUser` does. Default `'evict-oldest'`. */
+  sessionLimitPolicy?: SessionLimitPolicy;
+  /** Failed-login throttling of `LoginAttempts` (the per-account back-off is always on). */
+  loginAttempts?: LoginAttemptsOptions;
+  /**
+   * Deletes ended and expired sessions (and their refresh tokens) every `every`, on one
+   * instance at a time, once they have been over for `retain`. Default: off; call
+   * `SessionService.prune()` yourself, or turn this on.
+   */
+  prune?: SessionPruneOptions;
+  /**
+   * Keeps a security activity log (sign-ins, failed sign-ins, sign-outs, revocations, ...) for
+   * `SessionService.activity()`. `true`: kept for `'90d'`. Default: off.
+   */
+  audit?: boolean | SessionAuditOptions;
   /** Guard behaviour for WebSocket and RPC contexts. Default `'authenticate'` (refuse what cannot be authenticated). */
   nonHttpContexts?: NonHttpContextPolicy;
   /**

@@ -1,6 +1,16 @@
 import type { UserId } from '../interfaces/session-context.interface.js';
 import { newSessionToken } from '../utils/crypto.js';
-import type { RefreshTokenRecord, SessionChanges, SessionRecord, SessionStore, UserSnapshot } from './session-store.interface.js';
+import type {
+  ActivityRecord,
+  AttemptRecord,
+  PruneCounts,
+  PruneCutoff,
+  RefreshTokenRecord,
+  SessionChanges,
+  SessionRecord,
+  SessionStore,
+  UserSnapshot,
+} from './session-store.interface.js';
 
 interface MemoryUser {
   id: UserId;
@@ -26,6 +36,9 @@ export class MemorySessionStore implements SessionStore {
   private readonly users = new Map<string, MemoryUser>();
   private readonly sessions = new Map<string, SessionRecord>();
   private readonly refreshTokens = new Map<string, RefreshTokenRecord>();
+  private readonly attempts = new Map<string, AttemptRecord>();
+  private activityLog: ActivityRecord[] = [];
+  private readonly running = new Set<string>();
   private epoch = 0;
 
   /**
@@ -160,6 +173,60 @@ export class MemorySessionStore implements SessionStore {
 
   async setEpoch(epoch: number): Promise<void> {
     this.epoch = epoch;
+  }
+
+  async recordFailedAttempt(key: string, at: number, windowStart: number): Promise<AttemptRecord> {
+    const known = this.attempts.get(key);
+    const record = known && known.firstAt >= windowStart ? { ...known, failures: known.failures + 1, lastAt: at } : { key, failures: 1, firstAt: at, lastAt: at };
+    this.attempts.set(key, record);
+    return { ...record };
+  }
+
+  async getAttempts(key: string): Promise<AttemptRecord | null> {
+    const record = this.attempts.get(key);
+    return record ? { ...record } : null;
+  }
+
+  async clearAttempts(key: string): Promise<void> {
+    this.attempts.delete(key);
+  }
+
+  async addActivity(entry: ActivityRecord): Promise<void> {
+    this.activityLog.push({ ...entry });
+  }
+
+  async listActivity(userId: UserId, limit: number): Promise<ActivityRecord[]> {
+    const found: ActivityRecord[] = [];
+    const log = [...this.activityLog].sort((a, b) => a.at - b.at); // stable: inserts keep their order within one time
+    for (let i = log.length - 1; i >= 0 && found.length < limit; i--) if (log[i].userId === String(userId)) found.push({ ...log[i] });
+    return found;
+  }
+
+  async prune(cutoff: PruneCutoff, limit: number): Promise<PruneCounts> {
+    const over = (s: SessionRecord) =>
+      (s.endedAt ?? Infinity) < cutoff.before || s.expiresAt < cutoff.before || s.absoluteExpiresAt < cutoff.before || s.lastSeenAt < cutoff.lastSeenBefore;
+    const pruned = new Set([...this.sessions.values()].filter(over).slice(0, limit).map((s) => s.id));
+    for (const id of pruned) this.sessions.delete(id);
+    for (const [hash, token] of this.refreshTokens) if (pruned.has(token.sessionId)) this.refreshTokens.delete(hash);
+    const expired = [...this.refreshTokens.values()].filter((t) => t.expiresAt < cutoff.before).slice(0, limit);
+    for (const token of expired) this.refreshTokens.delete(token.tokenHash);
+    const stale = [...this.attempts.values()].filter((a) => a.lastAt < cutoff.attemptsBefore).slice(0, limit);
+    for (const record of stale) this.attempts.delete(record.key);
+    const before = cutoff.activityBefore ?? -Infinity;
+    const old = new Set(this.activityLog.filter((entry) => entry.at < before).slice(0, limit));
+    this.activityLog = this.activityLog.filter((entry) => !old.has(entry));
+    return { sessions: pruned.size, refreshTokens: expired.length, attempts: stale.length, activity: old.size };
+  }
+
+  async runExclusive(name: string, task: () => Promise<void>): Promise<boolean> {
+    if (this.running.has(name)) return false;
+    this.running.add(name);
+    try {
+      await task();
+      return true;
+    } finally {
+      this.running.delete(name);
+    }
   }
 
   private user(userId: UserId): MemoryUser | undefined {

@@ -14,8 +14,10 @@ export interface SessionRecord {
   ip: string | null;
   /** Login time. */
   createdAt: number;
-  /** Last authenticated request (written at most once per `lastSeenInterval`). */
+  /** Last authenticated request (written at most once per `lastSeenInterval`); the idle timeout counts from it. */
   lastSeenAt: number;
+  /** When the user last proved a credential in this session (login, re-authentication): `auth_time`. */
+  authTime: number;
   /** When the current refresh token expires (sliding). */
   expiresAt: number;
   /** Absolute end of the session, whatever the refreshes. */
@@ -53,7 +55,61 @@ export interface UserSnapshot {
 }
 
 /** Fields of a session the library changes after creating it. */
-export type SessionChanges = Partial<Pick<SessionRecord, 'sessionTokenFingerprint' | 'lastSeenAt' | 'expiresAt' | 'claims'>>;
+export type SessionChanges = Partial<Pick<SessionRecord, 'sessionTokenFingerprint' | 'lastSeenAt' | 'expiresAt' | 'claims' | 'authTime'>>;
+
+/** Failed attempts counted under one key (an account, an IP) since a series began. */
+export interface AttemptRecord {
+  /** The counting key (the library passes keyed hashes, never raw emails or addresses). */
+  key: string;
+  /** Failures in the current series. */
+  failures: number;
+  /** First failure of the series. */
+  firstAt: number;
+  /** Latest failure. */
+  lastAt: number;
+}
+
+/** One entry of a user's security activity log: a session event, without tokens or hashes. */
+export interface ActivityRecord {
+  /** The user's primary key, as text. */
+  userId: string;
+  /** The event type (`login`, `login-failed`, `logout`, `session-limit`, ...). */
+  type: string;
+  /** When it happened. */
+  at: number;
+  /** The session concerned, when one is. */
+  sessionId: string | null;
+  /** Why, e.g. `password-change`. */
+  reason: string | null;
+  /** Client IP, when known. */
+  ip: string | null;
+  /** Client user agent, when known. */
+  userAgent: string | null;
+}
+
+/** What one pruning batch deletes: rows over since before these times (ms). */
+export interface PruneCutoff {
+  /** Sessions ended, expired (sliding or absolute) before this; refresh tokens expired before it. */
+  before: number;
+  /** Sessions whose `lastSeenAt` is older than this (idle for good). */
+  lastSeenBefore: number;
+  /** Failed-attempt series whose latest failure is older than this. */
+  attemptsBefore: number;
+  /** Activity entries older than this; undefined: keep them all. */
+  activityBefore?: number;
+}
+
+/** How many rows one pruning batch deleted, per kind. */
+export interface PruneCounts {
+  /** Sessions deleted (with all their refresh tokens, which are not counted again). */
+  sessions: number;
+  /** Expired refresh tokens of sessions still stored, deleted. */
+  refreshTokens: number;
+  /** Failed-attempt series deleted. */
+  attempts: number;
+  /** Activity entries deleted. */
+  activity: number;
+}
 
 /**
  * Where sessions live. The library's default is the TypeORM store (`TypeOrmSessionStore`, on the
@@ -118,6 +174,32 @@ export interface SessionStore {
   getEpoch(): Promise<number>;
   /** Moves the revocation epoch. */
   setEpoch(epoch: number): Promise<void>;
+
+  /**
+   * Counts one failed attempt under `key`, atomically (parallel calls all count). A series whose
+   * first failure is older than `windowStart` starts over at 1. Returns the record after it.
+   */
+  recordFailedAttempt(key: string, at: number, windowStart: number): Promise<AttemptRecord>;
+  /** The failed attempts counted under `key`; null when none. */
+  getAttempts(key: string): Promise<AttemptRecord | null>;
+  /** Forgets the failed attempts of `key` (after a correct password). */
+  clearAttempts(key: string): Promise<void>;
+
+  /** Appends an entry to a user's activity log. */
+  addActivity(entry: ActivityRecord): Promise<void>;
+  /** A user's latest activity entries, newest first (ties: the later insert first). */
+  listActivity(userId: UserId, limit: number): Promise<ActivityRecord[]>;
+
+  /**
+   * One bounded pruning batch: deletes at most `limit` rows of each kind over since the cutoff,
+   * sessions together with all their refresh tokens. The caller repeats while a kind hit `limit`.
+   */
+  prune(cutoff: PruneCutoff, limit: number): Promise<PruneCounts>;
+  /**
+   * Runs `task` unless another instance runs one under the same name right now (a database
+   * advisory lock where there is one). Resolves true when `task` ran here.
+   */
+  runExclusive(name: string, task: () => Promise<void>): Promise<boolean>;
 }
 
 /** Injection token of the {@link SessionStore} (the same name, as `@nestjs/throttler` does with its storage). */

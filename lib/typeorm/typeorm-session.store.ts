@@ -1,14 +1,25 @@
 import { IsNull, Not, type DataSource, type FindOptionsWhere, type Repository } from 'typeorm';
 import type { UserId } from '../interfaces/session-context.interface.js';
-import { SessionStoreUnavailableError } from '../session-revocation.errors.js';
-import type { RefreshTokenRecord, SessionChanges, SessionRecord, SessionStore, UserSnapshot } from '../storage/session-store.interface.js';
+import type {
+  ActivityRecord,
+  AttemptRecord,
+  PruneCounts,
+  PruneCutoff,
+  RefreshTokenRecord,
+  SessionChanges,
+  SessionRecord,
+  SessionStore,
+  UserSnapshot,
+} from '../storage/session-store.interface.js';
 import { AuthRefreshToken, AuthRevocationEpoch, AuthSession, AuthUserState, SESSION_REVOCATION_ENTITIES } from './entities/index.js';
+import { TypeOrmPolicyTables } from './typeorm-policy-tables.js';
+import { affected, read, write } from './typeorm-queries.js';
 import { TypeOrmUserTable } from './typeorm-user-table.js';
 
 const EPOCH_ID = 'global';
 
 /**
- * The default {@link SessionStore}: the library's four tables (`SESSION_REVOCATION_ENTITIES`) and
+ * The default {@link SessionStore}: the library's tables (`SESSION_REVOCATION_ENTITIES`) and
  * the app's user table, on the app's TypeORM DataSource. Every method is one or two statements
  * whatever the number of sessions. A failing query throws `SessionStoreUnavailableError`, except a
  * value the column cannot hold (SQLSTATE class 22) in a read, which reads as "not found".
@@ -19,6 +30,7 @@ export class TypeOrmSessionStore implements SessionStore {
   private readonly refreshTokens: Repository<AuthRefreshToken>;
   private readonly userStates: Repository<AuthUserState>;
   private readonly epochs: Repository<AuthRevocationEpoch>;
+  private readonly policy: TypeOrmPolicyTables;
 
   /**
    * @param dataSource the app's initialized DataSource, with `SESSION_REVOCATION_ENTITIES` among its entities
@@ -35,6 +47,7 @@ export class TypeOrmSessionStore implements SessionStore {
     this.refreshTokens = dataSource.getRepository(AuthRefreshToken);
     this.userStates = dataSource.getRepository(AuthUserState);
     this.epochs = dataSource.getRepository(AuthRevocationEpoch);
+    this.policy = new TypeOrmPolicyTables(dataSource);
   }
 
   parseUserId(sub: unknown): UserId | undefined {
@@ -66,7 +79,8 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   createSession(session: SessionRecord): Promise<void> {
-    return write(async () => void (await this.sessions.insert(session as AuthSession)));
+    // A copy: insert() writes returned defaults (raw, untransformed) back into its argument.
+    return write(async () => void (await this.sessions.insert({ ...session } as AuthSession)));
   }
 
   findSession(sessionId: string): Promise<SessionRecord | null> {
@@ -125,34 +139,32 @@ export class TypeOrmSessionStore implements SessionStore {
   setEpoch(epoch: number): Promise<void> {
     return write(async () => void (await this.epochs.upsert({ id: EPOCH_ID, epoch }, ['id'])));
   }
-}
 
-function affected(result: { affected?: number | null }): number {
-  return result.affected ?? 0;
-}
-
-/** Runs a read; a value the column type cannot hold names no row. Any other failure: the store is unavailable. */
-async function read<T>(query: () => Promise<T>, notFound: T): Promise<T> {
-  try {
-    return await query();
-  } catch (error) {
-    if (isDataException(error)) return notFound;
-    throw new SessionStoreUnavailableError(error);
+  recordFailedAttempt(key: string, at: number, windowStart: number): Promise<AttemptRecord> {
+    return this.policy.recordFailedAttempt(key, at, windowStart);
   }
-}
 
-/** Runs a write; any failure means the store is unavailable (the caller fails closed). */
-async function write<T>(query: () => Promise<T>): Promise<T> {
-  try {
-    return await query();
-  } catch (error) {
-    throw new SessionStoreUnavailableError(error);
+  getAttempts(key: string): Promise<AttemptRecord | null> {
+    return this.policy.getAttempts(key);
   }
-}
 
-/** SQLSTATE class 22 (data exception: out of range, invalid text representation, ...). */
-function isDataException(error: unknown): boolean {
-  const e = error as { code?: unknown; sqlState?: unknown; driverError?: { code?: unknown; sqlState?: unknown } } | null;
-  const state = e?.driverError?.sqlState ?? e?.sqlState ?? e?.driverError?.code ?? e?.code;
-  return typeof state === 'string' && state.length === 5 && state.startsWith('22');
+  clearAttempts(key: string): Promise<void> {
+    return this.policy.clearAttempts(key);
+  }
+
+  addActivity(entry: ActivityRecord): Promise<void> {
+    return this.policy.addActivity(entry);
+  }
+
+  listActivity(userId: UserId, limit: number): Promise<ActivityRecord[]> {
+    return this.policy.listActivity(userId, limit);
+  }
+
+  prune(cutoff: PruneCutoff, limit: number): Promise<PruneCounts> {
+    return this.policy.prune(cutoff, limit);
+  }
+
+  runExclusive(name: string, task: () => Promise<void>): Promise<boolean> {
+    return this.policy.runExclusive(name, task);
+  }
 }

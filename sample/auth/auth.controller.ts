@@ -19,6 +19,7 @@ import { AuthService } from './auth.service.js';
 import { ChangePasswordDto } from './dto/change-password.dto.js';
 import { LoginDto, RegisterDto } from './dto/credentials.dto.js';
 import { LogoutAllDto } from './dto/logout-all.dto.js';
+import { ReauthenticateDto } from './dto/reauthenticate.dto.js';
 import { RefreshDto } from './dto/refresh.dto.js';
 
 @Controller('auth')
@@ -91,7 +92,21 @@ export class AuthController {
   @Post('password')
   @HttpCode(HttpStatus.OK)
   @Header('Cache-Control', 'no-store')
-  changePassword(@CurrentSession() session: SessionContext, @Body() dto: ChangePasswordDto): Promise<IssuedTokens> {
-    return this.auth.changePassword(session, dto);
+  changePassword(@CurrentSession() session: SessionContext, @Body() dto: ChangePasswordDto, @ClientInfo() client: SessionClientInfo): Promise<IssuedTokens> {
+    return this.auth.changePassword(session, dto, client);
+  }
+
+  /**
+   * 200 `{authTime}`: the password was right, this session is fresh (for `DELETE /me`, five
+   * minutes). 401 on a wrong password; 429 with `Retry-After` while the account must wait.
+   * The tokens stay as they are: the session record holds the new time, and the next refresh
+   * puts it into the access token (`auth_time`).
+   */
+  @AuthRateLimit()
+  @Post('reauthenticate')
+  @HttpCode(HttpStatus.OK)
+  @Header('Cache-Control', 'no-store')
+  reauthenticate(@CurrentSession() session: SessionContext, @Body() dto: ReauthenticateDto, @ClientInfo() client: SessionClientInfo): Promise<{ authTime: string }> {
+    return this.auth.reauthenticate(session, dto.password, client);
   }
 }

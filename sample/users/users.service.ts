@@ -102,6 +102,11 @@ export class UsersService implements OnApplicationBootstrap {
     }
   }
 
+  /** Deletes an account (its sessions are ended first, by the caller). */
+  async delete(id: number): Promise<void> {
+    await this.users.delete({ id });
+  }
+
   /**
    * Seeds the admin from ADMIN_EMAIL / ADMIN_PASSWORD. The environment never takes over an
    * account it did not create: when that email belongs to an account that is not an admin, or

@@ -5,6 +5,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { Column, DataSource, DeleteDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import {
   CurrentSession,
+  RequireFreshSession,
   RevokesSessions,
   SESSION_REVOCATION_ENTITIES,
   SessionRevocationModule,
@@ -48,7 +49,10 @@ export class TestUser {
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-0123456789';
 
-/** Routes of the minimal test apps: `POST /login/:id` (public), `GET /me` (guarded), `GET /public`. */
+/**
+ * Routes of the minimal test apps: `POST /login/:id` (public), `GET /me` (guarded), `GET /me/fresh`
+ * (a session fresh within 5 minutes), `GET /public`.
+ */
 @Controller()
 export class TestController {
   constructor(private readonly sessions: SessionService) {}
@@ -61,6 +65,12 @@ export class TestController {
 
   @Get('me')
   me(@CurrentSession() session: SessionContext) {
+    return session;
+  }
+
+  @RequireFreshSession('5m')
+  @Get('me/fresh')
+  fresh(@CurrentSession() session: SessionContext) {
     return session;
   }
 

@@ -35,6 +35,7 @@ export function describeSessionStoreConformance(name: string, setup: () => Promi
       ip: '127.0.0.1',
       createdAt: now,
       lastSeenAt: now,
+      authTime: now,
       expiresAt: now + 86_400_000,
       absoluteExpiresAt: now + 7_776_000_000,
       endedAt: null,
@@ -195,12 +196,150 @@ export function describeSessionStoreConformance(name: string, setup: () => Promi
         expect(await store.isBlocked(userId)).toBe(false);
       });
 
+      it('stores the time of the last credential proof (authTime) and updates it', async () => {
+        const record = session(await t.createUser(), { authTime: now - 60_000 });
+        await store.createSession(record);
+        expect(await store.findSession(record.id)).toMatchObject({ authTime: now - 60_000 });
+        await store.updateSession(record.id, { authTime: now });
+        expect(await store.findSession(record.id)).toMatchObject({ authTime: now });
+      });
+
       it('moves the revocation epoch', async () => {
         expect(typeof (await store.getEpoch())).toBe('number');
         await store.setEpoch(now);
         expect(await store.getEpoch()).toBe(now);
         await store.setEpoch(now + 1);
         expect(await store.getEpoch()).toBe(now + 1);
+      });
+    });
+
+    describe('failed attempts', () => {
+      const key = () => `k:${randomUUID().slice(0, 20)}`;
+
+      it('counts failures under a key, reads and clears them', async () => {
+        const k = key();
+        expect(await store.getAttempts(k)).toBeNull();
+        expect(await store.recordFailedAttempt(k, now, now - 1000)).toEqual({ key: k, failures: 1, firstAt: now, lastAt: now });
+        expect(await store.recordFailedAttempt(k, now + 5, now - 1000)).toEqual({ key: k, failures: 2, firstAt: now, lastAt: now + 5 });
+        expect(await store.getAttempts(k)).toEqual({ key: k, failures: 2, firstAt: now, lastAt: now + 5 });
+        expect(await store.getAttempts(key())).toBeNull();
+        await store.clearAttempts(k);
+        expect(await store.getAttempts(k)).toBeNull();
+        expect(await store.recordFailedAttempt(k, now + 9, now - 1000)).toMatchObject({ failures: 1, firstAt: now + 9 });
+      });
+
+      it('starts a series over once its first failure is older than the window', async () => {
+        const k = key();
+        await store.recordFailedAttempt(k, now - 5000, now - 10_000);
+        await store.recordFailedAttempt(k, now - 4000, now - 10_000);
+        expect(await store.recordFailedAttempt(k, now, now - 4500)).toEqual({ key: k, failures: 1, firstAt: now, lastAt: now });
+        expect(await store.recordFailedAttempt(k, now + 1, now - 4500)).toMatchObject({ failures: 2, firstAt: now });
+      });
+
+      it('counts 20 parallel failures as 20, and keys apart', async () => {
+        const [k, other] = [key(), key()];
+        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.recordFailedAttempt(k, now + i, now - 1000)));
+        await store.recordFailedAttempt(other, now, now - 1000);
+        expect(await store.getAttempts(k)).toMatchObject({ failures: 20 });
+        expect(Math.max(...results.map((r) => r.failures))).toBe(20);
+        expect(await store.getAttempts(other)).toMatchObject({ failures: 1 });
+      });
+    });
+
+    describe('activity log', () => {
+      const entry = (userId: UserId, at: number, type = 'login') => ({
+        userId: String(userId),
+        type,
+        at,
+        sessionId: randomUUID(),
+        reason: null,
+        ip: '203.0.113.7',
+        userAgent: 'jest',
+      });
+
+      it('lists a user\'s entries newest first, later inserts first within one time, up to a limit', async () => {
+        const [userId, other] = [await t.createUser(), await t.createUser()];
+        const first = entry(userId, now - 2000);
+        const tiedA = entry(userId, now - 1000, 'logout');
+        const tiedB = entry(userId, now - 1000, 'login-failed');
+        const newest = { ...entry(userId, now), reason: 'password-change', ip: null, userAgent: null, sessionId: null, type: 'invalidate' };
+        for (const e of [first, tiedA, tiedB, newest, entry(other, now + 1)]) await store.addActivity(e);
+        expect(await store.listActivity(userId, 10)).toEqual([newest, tiedB, tiedA, first]);
+        expect(await store.listActivity(userId, 2)).toEqual([newest, tiedB]);
+        expect(await store.listActivity(await t.createUser(), 10)).toEqual([]);
+      });
+    });
+
+    describe('pruning', () => {
+      const old = now - 3_600_000;
+      const cutoff = { before: now - 60_000, lastSeenBefore: now - 60_000, attemptsBefore: now - 60_000, activityBefore: now - 60_000 };
+
+      it('deletes sessions over since before the cutoff with their refresh tokens, and keeps the rest', async () => {
+        const userId = await t.createUser();
+        const ended = session(userId, { endedAt: old, endReason: 'logout' });
+        const expired = session(userId, { expiresAt: old });
+        const pastLifetime = session(userId, { absoluteExpiresAt: old });
+        const idle = session(userId, { lastSeenAt: old });
+        const recentlyEnded = session(userId, { endedAt: now - 1000, endReason: 'logout' });
+        const live = session(userId);
+        for (const s of [ended, expired, pastLifetime, idle, recentlyEnded, live]) await store.createSession(s);
+        const ofEnded = [refreshToken(ended.id, { usedAt: old }), refreshToken(ended.id)];
+        const usedOfLive = refreshToken(live.id, { usedAt: now - 1000 }); // reuse detection needs it
+        const expiredOfLive = refreshToken(live.id, { usedAt: old, expiresAt: old });
+        const ofRecent = refreshToken(recentlyEnded.id, { usedAt: now - 2000 });
+        for (const token of [...ofEnded, usedOfLive, expiredOfLive, ofRecent]) await store.addRefreshToken(token);
+
+        const counts = await store.prune(cutoff, 100);
+        expect(counts).toMatchObject({ sessions: 4, refreshTokens: 1 });
+        for (const s of [ended, expired, pastLifetime, idle]) expect(await store.findSession(s.id)).toBeNull();
+        for (const s of [recentlyEnded, live]) expect(await store.findSession(s.id)).not.toBeNull();
+        for (const token of [...ofEnded, expiredOfLive]) expect(await store.findRefreshToken(token.tokenHash)).toBeNull();
+        for (const token of [usedOfLive, ofRecent]) expect(await store.findRefreshToken(token.tokenHash)).toEqual(token);
+        expect(await store.prune(cutoff, 100)).toEqual({ sessions: 0, refreshTokens: 0, attempts: 0, activity: 0 });
+      });
+
+      it('deletes at most `limit` rows of a kind per batch', async () => {
+        const userId = await t.createUser();
+        const sessions = Array.from({ length: 5 }, () => session(userId, { endedAt: old, endReason: 'logout' }));
+        for (const s of sessions) await store.createSession(s);
+        expect((await store.prune(cutoff, 2)).sessions).toBe(2);
+        expect((await store.prune(cutoff, 2)).sessions).toBe(2);
+        expect((await store.prune(cutoff, 2)).sessions).toBe(1);
+        for (const s of sessions) expect(await store.findSession(s.id)).toBeNull();
+      });
+
+      it('deletes stale attempt counters and old activity entries; keeps activity without a cutoff', async () => {
+        const userId = await t.createUser();
+        const [stale, fresh] = [`k:${randomUUID().slice(0, 20)}`, `k:${randomUUID().slice(0, 20)}`];
+        await store.recordFailedAttempt(stale, old, 0);
+        await store.recordFailedAttempt(fresh, now, 0);
+        const oldEntry = { userId: String(userId), type: 'login', at: old, sessionId: null, reason: null, ip: null, userAgent: null };
+        const newEntry = { ...oldEntry, at: now };
+        await store.addActivity(oldEntry);
+        await store.addActivity(newEntry);
+        expect(await store.prune({ ...cutoff, activityBefore: undefined }, 100)).toMatchObject({ attempts: 1, activity: 0 });
+        expect(await store.getAttempts(stale)).toBeNull();
+        expect(await store.getAttempts(fresh)).not.toBeNull();
+        expect(await store.listActivity(userId, 10)).toHaveLength(2);
+        expect(await store.prune(cutoff, 100)).toMatchObject({ activity: 1 });
+        expect(await store.listActivity(userId, 10)).toEqual([newEntry]);
+      });
+    });
+
+    describe('exclusive runs', () => {
+      it('runs one task of a name at a time, and again once it is done (or failed)', async () => {
+        let release!: () => void;
+        const held = new Promise<void>((resolve) => (release = resolve));
+        const first = store.runExclusive('conformance', () => held);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        let ran = false;
+        expect(await store.runExclusive('conformance', async () => void (ran = true))).toBe(false);
+        expect(ran).toBe(false);
+        release();
+        expect(await first).toBe(true);
+        await expect(store.runExclusive('conformance', async () => Promise.reject(new Error('task failed')))).rejects.toThrow('task failed');
+        expect(await store.runExclusive('conformance', async () => void (ran = true))).toBe(true);
+        expect(ran).toBe(true);
       });
     });
   });

@@ -34,6 +34,13 @@ export class AuthSession implements SessionRecord {
   @Column({ type: 'bigint', transformer: epochMs })
   lastSeenAt: number;
 
+  /**
+   * When the user last proved a credential in this session (login, re-authentication; ms since
+   * epoch). 0 in rows from before the column existed: such sessions count as not fresh.
+   */
+  @Column({ type: 'bigint', default: 0, transformer: epochMs })
+  authTime: number;
+
   /** When the current refresh token expires (sliding, ms since epoch). */
   @Column({ type: 'bigint', transformer: epochMs })
   expiresAt: number;

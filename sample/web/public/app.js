@@ -19,6 +19,8 @@ const view = {
   email: $('account-email'),
   devices: document.querySelector('#devices tbody'),
   devicesError: $('devices-error'),
+  activity: document.querySelector('#activity tbody'),
+  activityError: $('activity-error'),
   live: $('live-state'),
 };
 
@@ -147,6 +149,9 @@ function clearPrivate() {
   for (const input of document.querySelectorAll('input.username')) input.value = '';
   view.devices.replaceChildren();
   view.devicesError.hidden = true;
+  view.activity.replaceChildren();
+  view.activityError.hidden = true;
+  $('delete-form').querySelector('[data-reauth]').hidden = true;
   for (const form of document.querySelectorAll('form')) {
     form.reset();
     formError(form, '');
@@ -196,18 +201,20 @@ function cell(text, title) {
   return td;
 }
 
+function thisDeviceBadge() {
+  const badge = document.createElement('span');
+  badge.className = 'badge';
+  badge.textContent = 'this device';
+  return badge;
+}
+
 function renderDevices(list) {
   const rows = list.map((device) => {
     const tr = document.createElement('tr');
     tr.dataset.sessionId = device.id;
     if (device.current) tr.classList.add('current');
     const name = cell(describeAgent(device.userAgent), device.userAgent ?? '');
-    if (device.current) {
-      const badge = document.createElement('span');
-      badge.className = 'badge';
-      badge.textContent = 'this device';
-      name.append(badge);
-    }
+    if (device.current) name.append(thisDeviceBadge());
     const created = new Date(device.createdAt);
     const seen = new Date(device.lastSeenAt);
     tr.append(name, cell(device.ip ?? '', ''), cell(created.toLocaleString(), created.toISOString()), cell(ago(seen), seen.toLocaleString()));
@@ -225,6 +232,40 @@ function renderDevices(list) {
   });
   view.devices.replaceChildren(...rows);
   document.getElementById('sign-out-others').disabled = !list.some((d) => !d.current);
+}
+
+/** What an activity entry (GET /me/activity) says, in words. */
+function describeActivity({ type, reason }) {
+  switch (type) {
+    case 'login': return 'Signed in';
+    case 'login-failed': return 'Failed sign-in (wrong password)';
+    case 'logout': return 'Signed out';
+    case 'revoke': return 'A device was signed out';
+    case 'session-limit': return 'Signed out: a newer sign-in went past the device limit';
+    case 'reauthenticate': return 'Password confirmed';
+    case 'reuse-detected': return 'Signed out: a stolen refresh token may have been used';
+    case 'block': return 'Account blocked by an administrator';
+    case 'unblock': return 'Account unblocked';
+    case 'invalidate':
+      if (reason === 'password-change') return 'Password changed; other devices signed out';
+      if (reason === 'email-change') return 'Email changed; other devices signed out';
+      if (reason === 'logout-others') return 'Every other device was signed out';
+      if (reason === 'logout-all') return 'Signed out on every device';
+      return 'Devices signed out';
+    default: return type;
+  }
+}
+
+function renderActivity(list) {
+  const rows = list.map((entry) => {
+    const tr = document.createElement('tr');
+    const at = new Date(entry.at);
+    const what = cell(describeActivity(entry), entry.reason ?? '');
+    if (entry.current) what.append(thisDeviceBadge());
+    tr.append(cell(ago(at), at.toLocaleString()), what, cell(entry.userAgent ? describeAgent(entry.userAgent) : '', entry.userAgent ?? ''), cell(entry.ip ?? ''));
+    return tr;
+  });
+  view.activity.replaceChildren(...rows);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -248,18 +289,26 @@ async function loadAccount() {
   devicesTimer = setInterval(() => void loadDevices(), 30_000);
 }
 
-async function loadDevices() {
+/** Loads one of the account's lists into the page; a 401 means the session ended elsewhere. */
+async function loadList(path, errorView, failure, render) {
   if (!signedIn) return;
-  const res = await api('GET', '/sessions');
+  const res = await api('GET', path);
   if (res.status === 401) return endedElsewhere();
   if (!res.ok) {
-    view.devicesError.textContent = await messageOf(res, 'Could not load the devices.');
-    view.devicesError.hidden = false;
+    errorView.textContent = await messageOf(res, failure);
+    errorView.hidden = false;
     return;
   }
-  view.devicesError.hidden = true;
-  renderDevices(await res.json());
+  errorView.hidden = true;
+  render(await res.json());
 }
+
+async function loadDevices() {
+  await loadList('/sessions', view.devicesError, 'Could not load the devices.', renderDevices);
+  await loadActivity(); // whatever changed the devices is in the activity too
+}
+
+const loadActivity = () => loadList('/me/activity', view.activityError, 'Could not load the activity.', renderActivity);
 
 async function signOutDevice(id, button) {
   button.disabled = true;
@@ -371,6 +420,44 @@ function onChangeEmail(event) {
   });
 }
 
+/** POST /auth/reauthenticate; a 401 for an expired access token (not for the password) refreshes once. */
+async function reauthenticate(password) {
+  const run = () => api('POST', '/auth/reauthenticate', { password }, { retry: false });
+  let res = await run();
+  if (res.status === 401 && /invalid_token/.test(res.headers.get('WWW-Authenticate') ?? '') && (await refreshTokens())) res = await run();
+  return res;
+}
+
+function onDeleteAccount(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const reauth = form.querySelector('[data-reauth]');
+  return submitting(form, async ({ password }) => {
+    if (!confirm('Delete your account? Every device is signed out and the account cannot be restored.')) return;
+    if (!reauth.hidden) {
+      if (!password) return formError(form, 'Enter your password to confirm.');
+      const res = await reauthenticate(password);
+      if (res.status === 401 && /invalid_token/.test(res.headers.get('WWW-Authenticate') ?? '')) return endedElsewhere();
+      if (res.status === 401) return formError(form, 'The password is not correct.');
+      if (!res.ok) return formError(form, await messageOf(res, 'Could not confirm the password.'));
+    }
+    closeEvents(); // this session is about to end: that is no news for this tab
+    const res = await api('DELETE', '/me');
+    if (res.status !== 204) openEvents();
+    if (res.status === 401 && /insufficient_user_authentication/.test(res.headers.get('WWW-Authenticate') ?? '')) {
+      reauth.hidden = false;
+      reauth.querySelector('input').focus();
+      return formError(form, 'You signed in a while ago: enter your password to confirm.');
+    }
+    if (res.status === 401) return endedElsewhere();
+    if (res.status !== 204) return formError(form, await messageOf(res, 'Could not delete the account.'));
+    signedIn = false;
+    closeEvents();
+    clearPrivate();
+    location.assign('/?deleted');
+  });
+}
+
 // ---------------------------------------------------------------------------------------
 // Live notice: the socket.io namespace /live (the HttpOnly access cookie authenticates the
 // handshake). The server says `session-ended` when this device's session is over, and
@@ -449,6 +536,7 @@ $('sign-in-form').addEventListener('submit', onSignIn);
 $('sign-up-form').addEventListener('submit', onSignUp);
 $('password-form').addEventListener('submit', onChangePassword);
 $('email-form').addEventListener('submit', onChangeEmail);
+$('delete-form').addEventListener('submit', onDeleteAccount);
 $('sign-out').addEventListener('click', () => void signOut());
 $('sign-out-others').addEventListener('click', (event) => void signOutOthers(event));
 
@@ -471,4 +559,5 @@ document.addEventListener('visibilitychange', () => {
 });
 
 if (new URLSearchParams(location.search).has('signed-out')) setStatus('You are signed out.');
+if (new URLSearchParams(location.search).has('deleted')) setStatus('Your account was deleted.');
 void loadAccount();

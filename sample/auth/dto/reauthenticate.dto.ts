@@ -1,0 +1,6 @@
+import { IsGivenPassword } from '../../common/validation.js';
+
+export class ReauthenticateDto {
+  @IsGivenPassword()
+  password: string;
+}
