@@ -26,6 +26,7 @@ export type SessionHttpError = SessionRefusedError | SessionStoreUnavailableErro
 export class SessionErrorFilter extends BaseExceptionFilter {
   private readonly logger = new Logger(LOGGER_CONTEXT);
 
+  /** Answers one library error (HTTP), or returns the mapped exception (GraphQL, other transports). */
   catch(error: SessionHttpError, host: ArgumentsHost): unknown {
     const mapped = toHttpException(error, this.logger);
     if (host.getType() !== 'http') return mapped; // GraphQL and other transports take the returned error

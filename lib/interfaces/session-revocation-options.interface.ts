@@ -222,5 +222,8 @@ export interface SessionRevocationModuleOptions {
    * An EventEmitter2-compatible emitter (`@nestjs/event-emitter`) that receives every
    * session event as `session.<type>`.
    */
-  eventEmitter?: { emit(event: string, payload: SessionEvent): unknown };
+  eventEmitter?: {
+    /** Receives `session.<type>` and the event. */
+    emit(event: string, payload: SessionEvent): unknown;
+  };
 }

@@ -40,6 +40,7 @@ export class SessionIoAdapter extends IoAdapter {
     super(app);
   }
 
+  /** Creates the socket.io server with the session handshake check installed on every namespace. */
   override createIOServer(port: number, options?: ServerOptions): Server {
     const server = super.createIOServer(port, options);
     this.sessions ??= socketSessions(this.app, SessionIoAdapter.name);

@@ -43,6 +43,7 @@ export class SessionWsAdapter extends WsAdapter {
     super(app, options);
   }
 
+  /** Creates the ws server with the session check on every upgrade (`verifyClient`). */
   override create(port: number, options: Parameters<WsAdapter['create']>[1] = {}): WebSocketServer {
     this.sessions ??= socketSessions(this.app, SessionWsAdapter.name);
     const sessions = this.sessions;
