@@ -37,9 +37,10 @@ export class LastSeenWriter implements BeforeApplicationShutdown {
     this.schedule();
   }
 
-  /** The time of a use recorded here and not yet written, if any. */
-  pendingAt(sessionId: string): number | undefined {
-    return this.pending.get(sessionId) ?? this.writing.get(sessionId);
+  /** Moves a stored session's `lastSeenAt` to a use recorded here and not written yet, when that is later. */
+  applyTo(session: { id: string; lastSeenAt: number }): void {
+    const pending = this.pending.get(session.id) ?? this.writing.get(session.id);
+    if (pending !== undefined && pending > session.lastSeenAt) session.lastSeenAt = pending;
   }
 
   /** Writes what is recorded now (one batch at a time); resolves when it is written or failed. */

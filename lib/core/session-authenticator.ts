@@ -3,12 +3,12 @@ import { RevocationCache, type CachedSession, type CachedSessionFacts, type Cach
 import type { SessionContext, UserId } from '../interfaces/session-context.interface.js';
 import type { ResolvedSessionRevocationOptions } from '../session-revocation-options.js';
 import { SESSION_REVOCATION_CONFIG } from '../session-revocation.constants.js';
-import { SessionRefusedError, SessionRevocationError, SessionStoreUnavailableError } from '../session-revocation.errors.js';
+import { SessionRefusedError, SessionRevocationError, SessionStoreUnavailableError, type SessionRefusalReason } from '../session-revocation.errors.js';
 import { SessionStore, type SessionRecord, type SessionState } from '../storage/session-store.interface.js';
 import { SingleFlight } from '../utils/single-flight.js';
 import { AccessTokens, verifiedPayload, type AccessClaims } from './access-tokens.js';
 import { LastSeenWriter } from './last-seen-writer.js';
-import { fingerprintMatches, sessionEndCause, type LivenessRules } from './session-liveness.js';
+import { fingerprintMatches, sessionEndCause, type LivenessRules, type SessionFacts } from './session-liveness.js';
 
 /**
  * The per-request check shared by the guard, `SessionService.authenticate` and `watch`.
@@ -77,8 +77,7 @@ export class SessionAuthenticator {
       if (!fingerprintMatches(claims.sfp, fingerprint)) throw new SessionRefusedError(fingerprint === null ? 'unknown' : 'rotated');
       const row = state.session;
       if (!row) throw new SessionRefusedError('unknown');
-      const pending = this.lastSeen.pendingAt(claims.sid);
-      if (pending !== undefined && pending > row.lastSeenAt) row.lastSeenAt = pending;
+      this.lastSeen.applyTo(row);
       const now = Date.now();
       const cause = sessionEndCause(row, { now, epoch: state.epoch, idleTimeoutMs: this.config.idleTimeoutMs }, String(userId));
       if (cause) throw new SessionRefusedError(cause);
@@ -105,7 +104,19 @@ export class SessionAuthenticator {
     const rules = await this.rules();
     const rows = await this.store.listOpenSessions(userId);
     const fingerprint = await this.currentFingerprint(userId);
+    for (const row of rows) this.lastSeen.applyTo(row);
     return rows.filter((s) => !sessionEndCause(s, rules) && (s.id === keep || fingerprintMatches(s.sessionTokenFingerprint, fingerprint)));
+  }
+
+  /**
+   * Why a stored session is over (undefined: it is live), by the liveness policy, with a use this
+   * instance recorded but has not written yet applied to its `lastSeenAt`.
+   *
+   * @param userId when given, the session must belong to this user
+   */
+  async endCause(session: SessionFacts & { id: string }, userId?: UserId, now = Date.now()): Promise<SessionRefusalReason | undefined> {
+    this.lastSeen.applyTo(session);
+    return sessionEndCause(session, await this.rules(now), userId === undefined ? undefined : String(userId));
   }
 
   /**
