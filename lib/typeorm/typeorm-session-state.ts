@@ -80,6 +80,9 @@ export class TypeOrmSessionStateQueries {
     const driver = this.dataSource.driver;
     for (let start = 0; start < sessionIds.length; start += TOUCH_CHUNK) {
       const ids = sessionIds.slice(start, start + TOUCH_CHUNK);
+      // Padded to a power of two (repeating the last id): a handful of distinct SQL texts, so the
+      // driver's prepared-statement cache (better-sqlite3: 100 texts, first in first out) keeps the state read.
+      while (ids.length & (ids.length - 1)) ids.push(ids[ids.length - 1]);
       // Parameters: lastSeenAt twice (SET, then "never backwards"), then the ids.
       const ps = Array.from({ length: ids.length + 2 }, (_, i) => driver.createParameter(`p${i}`, i));
       const sql =
