@@ -8,7 +8,6 @@ import type {
   RefreshTokenRecord,
   SessionChanges,
   SessionRecord,
-  SessionState,
   SessionStore,
   UserSnapshot,
 } from './session-store.interface.js';
@@ -105,18 +104,6 @@ export class MemorySessionStore implements SessionStore {
   async findSession(sessionId: string): Promise<SessionRecord | null> {
     const session = this.sessions.get(sessionId);
     return session ? { ...session } : null;
-  }
-
-  async readSessionState(sessionId: string, userId: UserId): Promise<SessionState> {
-    const session = this.sessions.get(sessionId);
-    return { session: session ? { ...session } : null, sessionToken: this.user(userId)?.sessionToken ?? null, epoch: this.epoch };
-  }
-
-  async touchSessions(sessionIds: string[], lastSeenAt: number): Promise<void> {
-    for (const id of sessionIds) {
-      const session = this.sessions.get(id);
-      if (session && session.lastSeenAt < lastSeenAt) session.lastSeenAt = lastSeenAt;
-    }
   }
 
   async listOpenSessions(userId: UserId): Promise<SessionRecord[]> {
