@@ -1,5 +1,6 @@
 import { Column, Entity, PrimaryGeneratedColumn, type DataSourceOptions, type Logger as TypeOrmLogger } from 'typeorm';
 import { RevokesSessions, SESSION_REVOCATION_ENTITIES, SessionTokenColumn } from '../lib/index.js';
+import { SQLITE_SERVER_OPTIONS } from '../sample/database/sqlite-server-options.js';
 
 /** The benchmark's user entity: the shape the README's quick start uses. */
 @Entity('users')
@@ -50,7 +51,8 @@ export interface ServerConfig {
 /** TypeORM options for the benchmark database. */
 export function dataSourceOptions(db: DbSpec, synchronize: boolean, logger?: TypeOrmLogger): DataSourceOptions {
   const entities = [BenchUser, ...SESSION_REVOCATION_ENTITIES];
-  if (db.kind === 'sqlite') return { type: 'better-sqlite3', database: db.file, entities, synchronize, logger };
+  // The server settings README "Scaling" recommends for SQLite (the sample's own).
+  if (db.kind === 'sqlite') return { type: 'better-sqlite3', database: db.file, entities, synchronize, logger, ...SQLITE_SERVER_OPTIONS };
   return {
     type: 'postgres',
     url: db.url,
@@ -94,13 +96,16 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
 }
 
+/** An SQL text on one line. */
+export const oneLine = (sql: string) => sql.replace(/\s+/g, ' ').trim();
+
 export const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 
-/** A TypeORM logger that hands each SQL statement the app sends (whitespace collapsed) to `onQuery`, and ignores the rest. */
+/** A TypeORM logger that hands each SQL statement the app sends to `onQuery` (collapse whitespace with {@link oneLine}), and ignores the rest. */
 export class StatementListener implements TypeOrmLogger {
   constructor(private readonly onQuery: (sql: string) => void) {}
   logQuery(query: string) {
-    this.onQuery(query.replace(/\s+/g, ' ').trim());
+    this.onQuery(query);
   }
   logQueryError() {}
   logQuerySlow() {}

@@ -9,16 +9,19 @@ import { NestFactory } from '@nestjs/core';
 import { AuthGuard, PassportModule, PassportStrategy } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
-import { createSecretKey } from 'node:crypto';
+import { createSecretKey, randomBytes, randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import { ExtractJwt, Strategy } from 'passport-jwt';
-import { DataSource } from 'typeorm';
-import { CurrentSession, SessionRevocationModule, SessionService, type SessionContext, type SessionRevocationModuleOptions } from '../lib/index.js';
+import { DataSource, In } from 'typeorm';
+import { AuthSession, CurrentSession, SessionRevocationModule, SessionService, SessionStore, TypeOrmSessionStore, type SessionContext, type SessionRevocationModuleOptions } from '../lib/index.js';
+import { AccessTokens } from '../lib/core/access-tokens.js';
 import { RevocationNotifier } from '../lib/bus/revocation-notifier.js';
 import { SessionJwtStrategy } from '../lib/passport/index.js';
 import { SessionConnectionRegistry } from '../lib/core/session-connection-registry.js';
 import { SessionIoAdapter } from '../lib/socket.io/index.js';
-import { BENCH_JWT, BENCH_SECRET, BenchUser, dataSourceOptions, serveIpc, StatementListener, type ServerConfig } from './common.js';
+import { BENCH_JWT, BENCH_SECRET, BenchUser, dataSourceOptions, oneLine, serveIpc, StatementListener, type ServerConfig } from './common.js';
 
 const config: ServerConfig = JSON.parse(process.argv[2]);
 
@@ -99,14 +102,42 @@ function moduleOptions(): SessionRevocationModuleOptions {
 /** Counts the SQL statements the app sends (TypeORM calls a custom logger's logQuery for each). */
 class StatementCounter extends StatementListener {
   count = 0;
-  readonly byText = new Map<string, number>();
+  byText = new Map<string, number>();
   constructor() {
     super((sql) => {
       this.count++;
-      const text = sql.slice(0, 120);
-      this.byText.set(text, (this.byText.get(text) ?? 0) + 1);
+      this.byText.set(sql, (this.byText.get(sql) ?? 0) + 1);
     });
   }
+  reset(): void {
+    this.count = 0;
+    this.byText = new Map();
+  }
+}
+
+/** Times every call of `object[method]` into `into` (ms). */
+function timeCalls(object: any, method: string, into: number[]): void {
+  const original = object[method].bind(object);
+  object[method] = async (...args: unknown[]) => {
+    const start = performance.now();
+    try {
+      return await original(...args);
+    } finally {
+      into.push(performance.now() - start);
+    }
+  };
+}
+
+/** Runs `tasks` with at most `concurrency` at a time; resolves with the elapsed ms. */
+async function pool(count: number, concurrency: number, task: (i: number) => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) await task(next++);
+    }),
+  );
+  return performance.now() - start;
 }
 
 async function main(): Promise<void> {
@@ -133,47 +164,123 @@ async function main(): Promise<void> {
   const port = (app.getHttpServer().address() as { port: number }).port;
   const sessions = app.get(SessionService);
   const notifier = app.get(RevocationNotifier);
+  const tokens = app.get(AccessTokens, { strict: false });
+  const store = app.get<SessionStore>(SessionStore as any);
   const dataSource = app.get(DataSource);
   const users = dataSource.getRepository(BenchUser);
+  let profiler: Session | undefined;
+  // Phases of the revoking calls (ms), to tell what makes them slow under load.
+  const phases = { storeWrite: [] as number[], busPublish: [] as number[] };
+  timeCalls(store, 'endSession', phases.storeWrite);
+  const bus = (notifier as any).bus;
+  if (bus) timeCalls(bus, 'publish', phases.busPublish);
+  const gc = (globalThis as { gc?: () => void }).gc;
 
-  serveIpc({
-    /** Creates `count` users with one session each; returns their tokens. */
-    async seed({ count, prefix }: { count: number; prefix: string }) {
-      const out: Array<{ userId: number; sessionId: string; token: string }> = [];
-      for (let start = 0; start < count; start += 500) {
-        const batch = Array.from({ length: Math.min(500, count - start) }, (_, i) => ({
-          email: `${prefix}-${start + i}@bench.example`,
-          passwordHash: 'not-a-real-hash',
+  const handlers: Record<string, (args: any) => unknown> = {
+    /**
+     * `count` users with one session each, inserted in bulk (1,000 rows a statement), their
+     * access tokens minted by the library's AccessTokens: written to `file` one a line (then the
+     * count and the time are returned), or returned with their user and session ids.
+     */
+    async seed({ count, prefix, file }: { count: number; prefix: string; file?: string }) {
+      const start = performance.now();
+      const out: string[] = [];
+      const seeded: Array<{ userId: number; sessionId: string; token: string }> = [];
+      const now = Date.now();
+      for (let first = 0; first < count; first += 1000) {
+        const size = Math.min(1000, count - first);
+        const rows = Array.from({ length: size }, (_, i) => ({ email: `${prefix}-${first + i}@bench.example`, passwordHash: 'not-a-real-hash', sessionToken: randomBytes(16).toString('hex') }));
+        const inserted = await users.insert(rows);
+        const ids = inserted.identifiers.map((row) => row.id as number);
+        const saved = await users.find({ select: { id: true, sessionToken: true }, where: { id: In(ids) } });
+        const records = saved.map((user) => ({
+          id: randomUUID(),
+          userId: String(user.id),
+          sessionTokenFingerprint: tokens.fingerprint(user.id, user.sessionToken),
+          userAgent: 'bench',
+          ip: '127.0.0.1',
+          createdAt: now,
+          lastSeenAt: now,
+          expiresAt: now + 2_592_000_000,
+          absoluteExpiresAt: now + 7_776_000_000,
+          endedAt: null,
+          endReason: null,
+          authTime: now,
+          claims: null,
         }));
-        const saved = await users.save(batch);
-        for (const user of saved) {
-          const tokens = await sessions.issue(user.id, { userAgent: 'bench', ip: '127.0.0.1' });
-          out.push({ userId: user.id, sessionId: tokens.sessionId, token: tokens.accessToken });
+        await dataSource.getRepository(AuthSession).insert(records);
+        for (let i = 0; i < records.length; i++) {
+          const token = tokens.mint(saved[i].id, records[i]);
+          if (file) out.push(token);
+          else seeded.push({ userId: saved[i].id, sessionId: records[i].id, token });
         }
       }
-      return out;
+      if (!file) return seeded;
+      writeFileSync(file, `${out.join('\n')}\n`);
+      return { count: out.length, ms: Math.round(performance.now() - start) };
+    },
+    /** `count` users for login measurements; returns their ids. */
+    async createUsers({ count, prefix }: { count: number; prefix: string }) {
+      const ids: number[] = [];
+      for (let first = 0; first < count; first += 1000) {
+        const rows = Array.from({ length: Math.min(1000, count - first) }, (_, i) => ({ email: `${prefix}-${first + i}@bench.example`, passwordHash: 'h' }));
+        ids.push(...(await users.save(rows)).map((u) => u.id));
+      }
+      return ids;
     },
     async issue({ userId }: { userId: number }) {
-      const tokens = await sessions.issue(userId, { userAgent: 'bench', ip: '127.0.0.1' });
-      return { userId, sessionId: tokens.sessionId, token: tokens.accessToken };
+      const issued = await sessions.issue(userId, { userAgent: 'bench', ip: '127.0.0.1' });
+      return { userId, sessionId: issued.sessionId, token: issued.accessToken };
     },
-    invalidateSessions: ({ userId }: { userId: number }) => sessions.invalidateSessions(userId),
-    revokeSession: ({ userId, sessionId }: { userId: number; sessionId: string }) => sessions.revokeSession(userId, sessionId),
-    /** revokeSession, timed in this process (ms): what the revoking request itself waits. */
-    async revokeSessionTimed({ userId, sessionId }: { userId: number; sessionId: string }) {
-      const started = performance.now();
+    /** issue() for every user (`concurrency` at a time), then refresh() of every session once. */
+    async loginsAndRefreshes({ userIds, concurrency }: { userIds: number[]; concurrency: number }) {
+      const refreshTokens: string[] = [];
+      const loginMs = await pool(userIds.length, concurrency, async (i) => {
+        refreshTokens[i] = (await sessions.issue(userIds[i], { userAgent: 'bench', ip: '127.0.0.1' })).refreshToken;
+      });
+      const statementsBefore = counter.count;
+      const refreshMs = await pool(refreshTokens.length, concurrency, (i) => sessions.refresh(refreshTokens[i]));
+      const refreshStatements = (counter.count - statementsBefore) / refreshTokens.length;
+      return { logins: userIds.length, loginMs, refreshMs, refreshStatements };
+    },
+    /** One revocation, timed here (the IPC round trip is not in it). */
+    async revokeSession({ userId, sessionId }: { userId: number; sessionId: string }) {
+      const start = performance.now();
       await sessions.revokeSession(userId, sessionId);
-      return performance.now() - started;
+      return performance.now() - start;
     },
+    /** The same, under the name the sockets part uses. */
+    revokeSessionTimed: (args: { userId: number; sessionId: string }) => handlers.revokeSession(args),
+    invalidateSessions: ({ userId }: { userId: number }) => sessions.invalidateSessions(userId),
     /** Sockets registered with the library, and the heap after a full GC (needs --expose-gc). */
     sockets: () => {
-      (globalThis as { gc?: () => void }).gc?.();
+      gc?.();
       return { registered: app.get(SessionConnectionRegistry).size, heapUsed: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss };
     },
-    status: () => ({ bypassed: notifier.cache.bypassed, cacheSize: notifier.cache.size, cacheMax: notifier.cache.max }),
-    memory: () => process.memoryUsage(),
-    statements: () => counter.count,
-    statementDetail: () => Object.fromEntries(counter.byText),
+    phases: () => phases,
+    status() {
+      gc?.();
+      return { bypassed: notifier.cache.bypassed, cacheSize: notifier.cache.size, cacheMax: notifier.cache.max, heapMB: process.memoryUsage().heapUsed / 2 ** 20 };
+    },
+    /** The SQL text of the one statement a cache miss sends (TypeORM store). */
+    stateSql: () => (store as TypeOrmSessionStore).readSessionStateSql,
+    resetStatements: () => counter.reset(),
+    statements: () => ({ count: counter.count, byText: Object.fromEntries([...counter.byText].map(([sql, n]) => [oneLine(sql), n])) }),
+    /** CPU profile of this process from `profileStart` to `profileStop` (written as a .cpuprofile file). */
+    async profileStart() {
+      profiler = new Session();
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.start');
+      return true;
+    },
+    async profileStop({ file }: { file: string }) {
+      const { profile } = await profiler!.post('Profiler.stop');
+      writeFileSync(file, JSON.stringify(profile));
+      profiler!.disconnect();
+      profiler = undefined;
+      return file;
+    },
     async close() {
       setImmediate(async () => {
         await app.close();
@@ -181,7 +288,8 @@ async function main(): Promise<void> {
       });
       return true;
     },
-  });
+  };
+  serveIpc(handlers as Record<string, (args: any) => Promise<unknown> | unknown>);
   process.send!({ ready: port });
 }
 

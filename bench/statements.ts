@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { DataSource, IsNull } from 'typeorm';
 import { AuthSession, SessionRevocationModule, SessionService } from '../lib/index.js';
-import { BENCH_JWT, BenchUser, dataSourceOptions, round, StatementListener, type DbSpec } from './common.js';
+import { BENCH_JWT, BenchUser, dataSourceOptions, oneLine, round, StatementListener, type DbSpec } from './common.js';
 
 const { db, sizes } = JSON.parse(process.argv[2]) as { db: DbSpec; sizes: number[] };
 
@@ -21,7 +21,7 @@ class CountingLogger extends StatementListener {
   statements: string[] = [];
   constructor() {
     super((sql) => {
-      if (this.recording) this.statements.push(sql);
+      if (this.recording) this.statements.push(oneLine(sql));
     });
   }
 }

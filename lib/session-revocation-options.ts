@@ -96,6 +96,12 @@ export interface ResolvedSessionRevocationOptions extends ResolvedSessionPolicy 
 
 export { SessionRevocationConfigError };
 
+/**
+ * Default `cache.max`: access tokens held (each with at most one session and one user entry).
+ * About 1 KB a token (docs/scaling.md, measured by `npm run bench`): ~50 MB at the default.
+ */
+export const DEFAULT_CACHE_MAX = 50_000;
+
 /** Validates options and applies defaults; throws {@link SessionRevocationConfigError}. */
 export function resolveOptions(options: SessionRevocationModuleOptions | undefined): ResolvedSessionRevocationOptions {
   if (!options || typeof options !== 'object') throw new SessionRevocationConfigError('options', 'are missing');
@@ -157,7 +163,7 @@ export function resolveOptions(options: SessionRevocationModuleOptions | undefin
   let cacheTtlMs = 0;
   if (options.cache !== false) {
     const cache = options.cache ?? {};
-    cacheMax = cache.max ?? 10_000;
+    cacheMax = cache.max ?? DEFAULT_CACHE_MAX;
     if (!Number.isInteger(cacheMax) || cacheMax < 1) throw new SessionRevocationConfigError('cache.max', 'must be a positive integer');
     cacheTtlMs = duration('cache.ttl', cache.ttl, bus ? '60s' : '5s');
   }

@@ -10,6 +10,7 @@ import { AccessTokens } from './core/access-tokens.js';
 import { LegacyTokens } from './core/legacy-tokens.js';
 import { RequestAuthenticator } from './core/request-authenticator.js';
 import { SessionActivity } from './core/session-activity.js';
+import { LastSeenWriter } from './core/last-seen-writer.js';
 import { SessionAuthenticator } from './core/session-authenticator.js';
 import { SessionConnectionRegistry } from './core/session-connection-registry.js';
 import { SessionEvents } from './core/session-events.js';
@@ -95,6 +96,7 @@ export const SESSION_REVOCATION_PROVIDERS: Provider[] = [
   SessionActivity,
   SessionEvents,
   AccessTokens,
+  LastSeenWriter,
   SessionAuthenticator,
   LegacyTokens,
   RequestAuthenticator,

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
+import { SQLITE_SERVER_OPTIONS } from './database/sqlite-server-options.js';
 
 /** TypeORM connection settings of the sample; entities and schema sync are added by the app. */
 export type SampleDatabaseOptions = DataSourceOptions extends infer T
@@ -57,7 +58,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, dataDir = resol
   const url = env.DATABASE_URL?.trim();
   if (!url) {
     ensureDataDir();
-    database = { type: 'better-sqlite3', database: resolve(dataDir, 'sample.sqlite') };
+    database = { type: 'better-sqlite3', database: resolve(dataDir, 'sample.sqlite'), ...SQLITE_SERVER_OPTIONS };
   } else if (/^postgres(ql)?:\/\//i.test(url)) {
     database = { type: 'postgres', url };
   } else if (/^(mysql|mariadb):\/\//i.test(url)) {

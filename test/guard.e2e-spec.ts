@@ -69,11 +69,14 @@ describe('SessionGuard when the store cannot answer', () => {
       };
       const findOneBy = t.dataSource.manager.findOneBy;
       (t.dataSource.manager as any).findOneBy = () => Promise.reject(new Error('connection refused'));
+      const realRawQuery = t.dataSource.query;
+      (t.dataSource as any).query = () => Promise.reject(new Error('connection refused'));
       const res = await request(server).get('/me').set('Authorization', `Bearer ${accessToken}`);
       expect(res.status).toBe(503);
       expect(JSON.stringify(res.body)).not.toContain(accessToken);
       (t.dataSource as any).createQueryBuilder = realQuery;
       (t.dataSource.manager as any).findOneBy = findOneBy;
+      (t.dataSource as any).query = realRawQuery;
       await request(server).get('/me').set('Authorization', `Bearer ${accessToken}`).expect(200);
     } finally {
       await t.close();

@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import type { RevocationBus, RevocationBusHandlers } from './revocation-bus.js';
-import { RevocationCache, type CachedUser, type RevocationMessage } from '../cache/revocation-cache.js';
+import { RevocationCache, type RevocationMessage } from '../cache/revocation-cache.js';
 import { RevocationNotifier } from './revocation-notifier.js';
 
 /** A bus whose publish can be made to fail or to never answer. */
@@ -74,10 +74,12 @@ describe('RevocationNotifier', () => {
   });
 
   /** Caches user `id` the way the guard does. */
-  const cacheUser = (id: string): CachedUser => {
-    const entry = { fingerprint: `fp-${id}` };
-    cache.setUser(id, entry, cache.generation);
-    return entry;
+  const cacheUser = (id: string): void => {
+    const now = Date.now();
+    const claims = { sub: id, sid: `sid-${id}`, sfp: `fp-${id}`, iat: 0, exp: 0 };
+    const facts = { userId: id, createdAt: now, lastSeenAt: now, expiresAt: now + 60_000, absoluteExpiresAt: now + 60_000, endedAt: null, authTime: now };
+    cache.setToken(`token-${id}`, claims, { userId: id, fingerprint: `fp-${id}` }, facts, now, cache.generation);
+    expect(cache.getUser(id)).toBeDefined();
   };
 
   it('serves from the cache while the bus is up and publishes each revocation', async () => {

@@ -41,16 +41,16 @@ describe('LruCache', () => {
   it('behaves like a plain LRU of the same size for any sequence of operations', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 8 }), ops(20), (max, sequence: Op[]) => {
-        const cache = new LruCache<number>(max, 60_000);
+        const cache = new LruCache<number>(max);
         const model = new ModelLru(max);
         for (const step of sequence) {
           if (step.op === 'clear') {
             cache.clear();
             model.clear();
           } else if (step.op === 'get') {
-            expect(cache.get(step.key, 0)).toBe(model.get(step.key));
+            expect(cache.get(step.key)).toBe(model.get(step.key));
           } else if (step.op === 'set') {
-            cache.set(step.key, step.value, 0);
+            cache.set(step.key, step.value);
             model.set(step.key, step.value);
           } else {
             cache.delete(step.key);
@@ -60,21 +60,28 @@ describe('LruCache', () => {
           expect(cache.size).toBeLessThanOrEqual(max);
         }
         // Same contents (reading every model key refreshes both alike).
-        for (const [key, value] of [...model.entries]) expect(cache.get(key, 0)).toBe(value);
+        for (const [key, value] of [...model.entries]) expect(cache.get(key)).toBe(value);
       }),
       { numRuns: 300 },
     );
   });
 
-  it('evicts the least recently used entry, and expires entries after the TTL', () => {
-    const cache = new LruCache<string>(2, 1000);
-    cache.set('a', 'A', 0);
-    cache.set('b', 'B', 0);
-    expect(cache.get('a', 10)).toBe('A'); // a is now the most recent
-    cache.set('c', 'C', 20);
-    expect(cache.get('b', 30)).toBeUndefined();
-    expect(cache.get('a', 30)).toBe('A');
-    expect(cache.get('c', 1019)).toBe('C');
-    expect(cache.get('c', 1020)).toBeUndefined();
+  it('evicts the least recently used entry and reports every entry that leaves, except on clear', () => {
+    const removed: Array<[string, string]> = [];
+    const cache = new LruCache<string>(2, (value, key) => removed.push([key, value]));
+    cache.set('a', 'A');
+    cache.set('b', 'B');
+    expect(cache.get('a')).toBe('A'); // a is now the most recent
+    cache.set('c', 'C');
+    expect(removed).toEqual([['b', 'B']]);
+    expect(cache.get('b')).toBeUndefined();
+    cache.set('a', 'A2'); // replaced
+    cache.set('a', 'A2'); // the same value again: nothing leaves
+    cache.delete('c');
+    cache.delete('missing');
+    expect(removed).toEqual([['b', 'B'], ['a', 'A'], ['c', 'C']]);
+    cache.clear();
+    expect(cache.size).toBe(0);
+    expect(removed).toHaveLength(3);
   });
 });

@@ -1,5 +1,7 @@
 /**
- * A small bounded LRU map with a per-entry TTL. Never holds more than `max` entries.
+ * A small bounded LRU map. Never holds more than `max` entries; `onRemove` hears of every entry
+ * that leaves by eviction, `delete` or replacement (not by `clear`, whose caller resets its own
+ * bookkeeping). Entries are stored as they are, without a wrapper object.
  *
  * A `Map` keeps insertion order, so its first key is the least recently used one. Eviction
  * takes it from one long-lived key iterator instead of a fresh `map.keys()` each time: a fresh
@@ -11,35 +13,47 @@
  * @internal
  */
 export class LruCache<V> {
-  private readonly map = new Map<string, { value: V; expiresAt: number }>();
+  private readonly map = new Map<string, V>();
   private evictionCursor?: Iterator<string>;
 
   constructor(
     readonly max: number,
-    readonly ttlMs: number,
+    private readonly onRemove?: (value: V, key: string) => void,
   ) {}
 
   get size(): number {
     return this.map.size;
   }
 
-  get(key: string, now = Date.now()): V | undefined {
-    const entry = this.map.get(key);
-    if (!entry) return undefined;
-    if (entry.expiresAt <= now) {
-      this.map.delete(key);
-      return undefined;
-    }
-    // Refresh recency: Map keeps insertion order, oldest first.
+  /** The entry, made the most recently used one (one delete and one set of the map). */
+  get(key: string): V | undefined {
+    const value = this.map.get(key);
+    if (value === undefined) return undefined;
     this.map.delete(key);
-    this.map.set(key, entry);
-    return entry.value;
+    this.map.set(key, value);
+    return value;
   }
 
-  set(key: string, value: V, now = Date.now()): void {
-    this.map.delete(key);
-    this.map.set(key, { value, expiresAt: now + this.ttlMs });
+  set(key: string, value: V): void {
+    const old = this.map.get(key);
+    if (old !== undefined) {
+      this.map.delete(key);
+      if (old !== value) this.onRemove?.(old, key);
+    }
+    this.map.set(key, value);
     if (this.map.size > this.max) this.evictOldest();
+  }
+
+  delete(key: string): void {
+    const value = this.map.get(key);
+    if (value === undefined) return;
+    this.map.delete(key);
+    this.onRemove?.(value, key);
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.evictionCursor = undefined;
   }
 
   private evictOldest(): void {
@@ -49,15 +63,6 @@ export class LruCache<V> {
       this.evictionCursor = this.map.keys();
       next = this.evictionCursor.next();
     }
-    if (!next.done) this.map.delete(next.value);
-  }
-
-  delete(key: string): void {
-    this.map.delete(key);
-  }
-
-  clear(): void {
-    this.map.clear();
-    this.evictionCursor = undefined;
+    if (!next.done) this.delete(next.value);
   }
 }

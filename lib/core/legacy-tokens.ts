@@ -1,11 +1,10 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { JwtService } from '@nestjs/jwt';
 import type { LegacyTokenContext } from '../interfaces/session-context.interface.js';
 import type { ResolvedSessionRevocationOptions } from '../session-revocation-options.js';
 import { ACCESS_TOKEN_TYP, LOGGER_CONTEXT, SESSION_REVOCATION_CONFIG } from '../session-revocation.constants.js';
 import { SessionRefusedError, SessionRevocationError, SessionStoreUnavailableError } from '../session-revocation.errors.js';
 import { SessionStore } from '../storage/session-store.interface.js';
-import { verifyJwt } from './access-tokens.js';
+import { JwtVerifier } from './access-tokens.js';
 import { SessionAuthenticator } from './session-authenticator.js';
 
 /**
@@ -17,13 +16,15 @@ import { SessionAuthenticator } from './session-authenticator.js';
 @Injectable()
 export class LegacyTokens implements OnModuleInit {
   private readonly logger = new Logger(LOGGER_CONTEXT);
-  private readonly jwt = new JwtService({});
+  private readonly verifier?: JwtVerifier;
 
   constructor(
     @Inject(SESSION_REVOCATION_CONFIG) private readonly config: ResolvedSessionRevocationOptions,
     @Inject(SessionStore) private readonly store: SessionStore,
     private readonly authenticator: SessionAuthenticator,
-  ) {}
+  ) {
+    if (config.legacyTokens) this.verifier = new JwtVerifier({ ...config.legacyTokens, clockToleranceSeconds: config.clockToleranceSeconds });
+  }
 
   /** Says at startup until when legacy tokens pass, or that the transition is over and the option can go. */
   onModuleInit(): void {
@@ -48,7 +49,7 @@ export class LegacyTokens implements OnModuleInit {
     const legacy = this.config.legacyTokens;
     if (!legacy) throw new SessionRefusedError('malformed');
     if (Date.now() >= legacy.untilMs) throw new SessionRefusedError('legacy');
-    const decoded = verifyJwt(this.jwt, token, { ...legacy, clockToleranceSeconds: this.config.clockToleranceSeconds });
+    const decoded = this.verifier!.verify(token);
     const payload = decoded?.payload;
     if (!payload || decoded.header?.typ === ACCESS_TOKEN_TYP || typeof payload.exp !== 'number') throw new SessionRefusedError('malformed');
     const iat = typeof payload.iat === 'number' ? payload.iat : undefined;

@@ -4,6 +4,9 @@ import { LEGACY_TOKEN_KEY, SESSION_CONTEXT_KEY } from '../session-revocation.con
 import { LegacyTokens } from './legacy-tokens.js';
 import { SessionAuthenticator } from './session-authenticator.js';
 
+/** Where a request keeps the outcome of its check (a property of its own: cheaper than a WeakMap entry per request). */
+const DONE = Symbol('session-revocation:authenticated');
+
 /** Who a request's token names: a library session, or (during a transition) a legacy token's user. @internal */
 export type RequestIdentity = { session: SessionContext; legacy?: undefined } | { legacy: LegacyTokenContext; session?: undefined };
 
@@ -16,15 +19,13 @@ export type RequestIdentity = { session: SessionContext; legacy?: undefined } | 
  */
 @Injectable()
 export class RequestAuthenticator {
-  private readonly done = new WeakMap<object, { token: string; identity: RequestIdentity }>();
-
   constructor(
     private readonly authenticator: SessionAuthenticator,
     private readonly legacy: LegacyTokens,
   ) {}
 
-  async authenticate(request: Record<string, unknown>, token: string): Promise<RequestIdentity> {
-    const done = this.done.get(request);
+  async authenticate(request: Record<string | symbol, unknown>, token: string): Promise<RequestIdentity> {
+    const done = request[DONE] as { token: string; identity: RequestIdentity } | undefined;
     if (done?.token === token) return done.identity;
     let identity: RequestIdentity;
     if (this.legacy.handles(token)) {
@@ -34,7 +35,7 @@ export class RequestAuthenticator {
       identity = { session: await this.authenticator.authenticate(token) };
       request[SESSION_CONTEXT_KEY] = identity.session;
     }
-    this.done.set(request, { token, identity });
+    request[DONE] = { token, identity };
     return identity;
   }
 }

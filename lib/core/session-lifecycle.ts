@@ -11,7 +11,7 @@ import { sessionTokenIfUnchanged } from './checked-credentials.js';
 import { SessionAuthenticator } from './session-authenticator.js';
 import { SessionEvents } from './session-events.js';
 import { SESSION_LIMIT_REASON, SessionLimiter } from './session-limiter.js';
-import { fingerprintMatches, sessionEndCause } from './session-liveness.js';
+import { fingerprintMatches } from './session-liveness.js';
 import { SessionRevoker } from './session-revoker.js';
 
 /** Tokens that `SessionService.logout` may be given; either one names the session. */
@@ -146,7 +146,7 @@ export class SessionLifecycle {
     const now = Date.now();
     const session = await this.store.findSession(sessionId);
     if (!session) throw new SessionRefusedError('unknown');
-    const cause = sessionEndCause(session, await this.authenticator.rules(now), String(userId));
+    const cause = await this.authenticator.endCause(session, userId, now);
     if (cause) throw new SessionRefusedError(cause);
     if (await this.store.isBlocked(userId)) throw new SessionRefusedError('blocked');
     await this.ensureSessionToken(userId);
@@ -198,7 +198,7 @@ export class SessionLifecycle {
 
   /** Refuses a session that is over; ends one whose user's session token rotated since it was (re)issued. */
   private async assertLive(session: SessionRecord, userId: UserId, now: number): Promise<void> {
-    const cause = sessionEndCause(session, await this.authenticator.rules(now));
+    const cause = await this.authenticator.endCause(session, undefined, now);
     if (cause) throw new SessionRefusedError(cause);
     if (await this.store.isBlocked(userId)) throw new SessionRefusedError('blocked');
     if (!fingerprintMatches(session.sessionTokenFingerprint, await this.authenticator.currentFingerprint(userId))) {

@@ -7,7 +7,7 @@ import { sessionTokenIfUnchanged } from './checked-credentials.js';
 import { SessionAuthenticator } from './session-authenticator.js';
 import { SessionEvents } from './session-events.js';
 import { assertFreshSession, freshnessMaxAgeMs } from './session-freshness.js';
-import { fingerprintMatches, sessionEndCause } from './session-liveness.js';
+import { fingerprintMatches } from './session-liveness.js';
 import { SessionRevoker } from './session-revoker.js';
 
 /**
@@ -30,7 +30,7 @@ export class SessionStepUp {
     const userId = this.store.userIdOf(user);
     const session = await this.store.findSession(sessionId);
     if (!session) throw new SessionRefusedError('unknown');
-    const cause = sessionEndCause(session, await this.authenticator.rules(), String(userId));
+    const cause = await this.authenticator.endCause(session, userId);
     if (cause) throw new SessionRefusedError(cause);
     if (await this.store.isBlocked(userId)) throw new SessionRefusedError('blocked');
     // What the app just checked must still be stored, and the session must be issued under it.

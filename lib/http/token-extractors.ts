@@ -1,5 +1,7 @@
 import { MAX_TOKEN_LENGTH } from '../session-revocation.constants.js';
 
+const BEARER = /^Bearer[ ]+([A-Za-z0-9\-_.~+/]+=*)[ ]*$/i;
+
 /**
  * Reads a bearer token from a request's `Authorization` header. Returns `undefined` when
  * there is none and `null` when the header is present but unusable (wrong scheme, empty,
@@ -9,13 +11,17 @@ export function extractBearerToken(request: any): string | undefined | null {
   const raw: string[] | undefined = request?.raw?.rawHeaders ?? request?.rawHeaders;
   if (Array.isArray(raw)) {
     let count = 0;
-    for (let i = 0; i < raw.length; i += 2) if (String(raw[i]).toLowerCase() === 'authorization') count++;
+    // Lengths first: only a 13-character name is lower-cased.
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i];
+      if (name?.length === 13 && String(name).toLowerCase() === 'authorization') count++;
+    }
     if (count > 1) return null;
   }
   const header = request?.headers?.authorization;
   if (header === undefined) return undefined;
   if (typeof header !== 'string' || header.length > MAX_TOKEN_LENGTH + 7) return null;
-  const match = /^Bearer[ ]+([A-Za-z0-9\-_.~+/]+=*)[ ]*$/i.exec(header);
+  const match = BEARER.exec(header);
   return match ? match[1] : null;
 }
 

@@ -110,9 +110,12 @@ export interface SessionLegacyTokenOptions {
  */
 export type NonHttpContextPolicy = 'authenticate' | 'skip' | 'deny';
 
-/** The per-request cache of users and sessions. */
+/** The per-request cache: verified access tokens with their session and user state. */
 export interface SessionCacheOptions {
-  /** Most entries held (users + sessions). Default 10,000. */
+  /**
+   * Most access tokens held, each with at most one session and one user entry (about 1 KB a
+   * token, see README "Scaling"). Default 50,000 (~50 MB).
+   */
   max?: number;
   /**
    * How long an entry may be served. It bounds staleness across instances when no bus
@@ -163,7 +166,7 @@ export interface SessionRevocationModuleOptions {
   dataSource?: DataSource;
   /**
    * Per-request cache. `false` is strict mode: the database is asked on every request (zero
-   * staleness across instances without a bus). Default `{ max: 10000 }` with the TTLs above.
+   * staleness across instances without a bus). Default `{ max: 50000 }` with the TTLs above.
    */
   cache?: false | SessionCacheOptions;
   /** Push revocations to every instance (see {@link SessionBusOption}). Default: none (single instance, or cache TTL bounds). */

@@ -8,6 +8,7 @@ import type {
   RefreshTokenRecord,
   SessionChanges,
   SessionRecord,
+  SessionState,
   SessionStore,
   UserSnapshot,
 } from './session-store.interface.js';
@@ -104,6 +105,18 @@ export class MemorySessionStore implements SessionStore {
   async findSession(sessionId: string): Promise<SessionRecord | null> {
     const session = this.sessions.get(sessionId);
     return session ? { ...session } : null;
+  }
+
+  async readSessionState(sessionId: string, userId: UserId): Promise<SessionState> {
+    const session = this.sessions.get(sessionId);
+    return { session: session ? { ...session } : null, sessionToken: this.user(userId)?.sessionToken ?? null, epoch: this.epoch };
+  }
+
+  async touchSessions(sessionIds: string[], lastSeenAt: number): Promise<void> {
+    for (const id of sessionIds) {
+      const session = this.sessions.get(id);
+      if (session && session.lastSeenAt < lastSeenAt) session.lastSeenAt = lastSeenAt;
+    }
   }
 
   async listOpenSessions(userId: UserId): Promise<SessionRecord[]> {

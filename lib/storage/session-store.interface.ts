@@ -54,6 +54,19 @@ export interface UserSnapshot {
   credentials: Record<string, unknown>;
 }
 
+/** The fields of a session the per-request check reads: all but the client facts, the end reason and the app's claims. */
+export type SessionCheckRecord = Omit<SessionRecord, 'userAgent' | 'ip' | 'endReason' | 'claims'>;
+
+/** What the per-request check reads on a cache miss: everything it needs, in one round trip. */
+export interface SessionState {
+  /** The session (a store may return the whole record); null when unknown. */
+  session: SessionCheckRecord | null;
+  /** The user's current session token; null when the user does not exist or has none yet. */
+  sessionToken: string | null;
+  /** The revocation epoch (as {@link SessionStore.getEpoch}). */
+  epoch: number;
+}
+
 /** Fields of a session the library changes after creating it. */
 export type SessionChanges = Partial<Pick<SessionRecord, 'sessionTokenFingerprint' | 'lastSeenAt' | 'expiresAt' | 'claims' | 'authTime'>>;
 
@@ -147,6 +160,18 @@ export interface SessionStore {
   createSession(session: SessionRecord): Promise<void>;
   /** One session by id; null when unknown. */
   findSession(sessionId: string): Promise<SessionRecord | null>;
+  /**
+   * The session, the session token of `userId` and the revocation epoch, read together: what a
+   * request needs when the cache cannot answer. ONE round trip (one statement on SQL stores): it
+   * runs on every cache miss, and on every request in strict mode.
+   */
+  readSessionState(sessionId: string, userId: UserId): Promise<SessionState>;
+  /**
+   * Moves `lastSeenAt` of these sessions forward to `lastSeenAt` (a session already seen later keeps
+   * its value); unknown ids are ignored. One statement per call (per 1,000 ids on SQL stores): the
+   * library batches the writes of many requests into it.
+   */
+  touchSessions(sessionIds: string[], lastSeenAt: number): Promise<void>;
   /** The user's sessions that were not ended (expired ones included), newest first. */
   listOpenSessions(userId: UserId): Promise<SessionRecord[]>;
   /** Changes fields of a session. */

@@ -8,12 +8,14 @@ import type {
   RefreshTokenRecord,
   SessionChanges,
   SessionRecord,
+  SessionState,
   SessionStore,
   UserSnapshot,
 } from '../storage/session-store.interface.js';
 import { AuthRefreshToken, AuthRevocationEpoch, AuthSession, AuthUserState, SESSION_REVOCATION_ENTITIES } from './entities/index.js';
 import { TypeOrmPolicyTables } from './typeorm-policy-tables.js';
 import { affected, read, write } from './typeorm-queries.js';
+import { TypeOrmSessionStateQueries } from './typeorm-session-state.js';
 import { TypeOrmUserTable } from './typeorm-user-table.js';
 
 const EPOCH_ID = 'global';
@@ -31,6 +33,7 @@ export class TypeOrmSessionStore implements SessionStore {
   private readonly userStates: Repository<AuthUserState>;
   private readonly epochs: Repository<AuthRevocationEpoch>;
   private readonly policy: TypeOrmPolicyTables;
+  private readonly state: TypeOrmSessionStateQueries;
 
   /**
    * @param dataSource the app's initialized DataSource, with `SESSION_REVOCATION_ENTITIES` among its entities
@@ -48,6 +51,7 @@ export class TypeOrmSessionStore implements SessionStore {
     this.userStates = dataSource.getRepository(AuthUserState);
     this.epochs = dataSource.getRepository(AuthRevocationEpoch);
     this.policy = new TypeOrmPolicyTables(dataSource);
+    this.state = new TypeOrmSessionStateQueries(dataSource, this.users);
   }
 
   parseUserId(sub: unknown): UserId | undefined {
@@ -85,6 +89,19 @@ export class TypeOrmSessionStore implements SessionStore {
 
   findSession(sessionId: string): Promise<SessionRecord | null> {
     return read(() => this.sessions.findOneBy({ id: sessionId }), null);
+  }
+
+  readSessionState(sessionId: string, userId: UserId): Promise<SessionState> {
+    return read(() => this.state.readSessionState(sessionId, userId), { session: null, sessionToken: null, epoch: 0 });
+  }
+
+  touchSessions(sessionIds: string[], lastSeenAt: number): Promise<void> {
+    return write(() => this.state.touchSessions(sessionIds, lastSeenAt));
+  }
+
+  /** The SQL text of {@link readSessionState}, built once (for diagnostics and the benchmark). */
+  get readSessionStateSql(): string {
+    return this.state.readSessionStateSql;
   }
 
   listOpenSessions(userId: UserId): Promise<SessionRecord[]> {

@@ -14,8 +14,10 @@ import { userIdKind } from './data-source-checks.js';
  */
 export class TypeOrmUserTable {
   readonly metadata: EntityMetadata;
-  private readonly tokenProperty: string;
-  private readonly pkProperty: string;
+  /** The `@SessionTokenColumn()` property. */
+  readonly tokenProperty: string;
+  /** The primary key property. */
+  readonly pkProperty: string;
   private readonly numericId: boolean;
   private readonly uuidId: boolean;
   private readonly maxId: number;

@@ -120,6 +120,62 @@ export function describeSessionStoreConformance(name: string, setup: () => Promi
         expect((await store.listOpenSessions(userId)).map((s) => s.id)).toEqual([newer.id, older.id]);
       });
 
+      it('reads a session, its user session token and the epoch together', async () => {
+        const userId = await t.createUser();
+        const { sessionToken } = await store.ensureSessionToken(userId);
+        const record = session(userId, { absoluteExpiresAt: 2 ** 42 });
+        await store.createSession(record);
+        const epoch = await store.getEpoch();
+        const { userAgent: _agent, ip: _ip, endReason: _reason, claims: _claims, ...checked } = record;
+        expect(await store.readSessionState(record.id, userId)).toMatchObject({ session: checked, sessionToken, epoch });
+
+        await store.rotateSessionToken(userId);
+        await store.endSession(record.id, { reason: 'revoke', at: now + 1 });
+        await store.setEpoch(epoch + 1);
+        const after = await store.readSessionState(record.id, userId);
+        expect(after.sessionToken).toBe(await store.getSessionToken(userId));
+        expect(after.sessionToken).not.toBe(sessionToken);
+        expect(after.session).toMatchObject({ endedAt: now + 1 });
+        expect(after.epoch).toBe(epoch + 1);
+      });
+
+      it('reads the user and the epoch of an unknown session, and no token of an unknown user', async () => {
+        const userId = await t.createUser();
+        const { sessionToken } = await store.ensureSessionToken(userId);
+        const unknownSession = await store.readSessionState(randomUUID(), userId);
+        expect(unknownSession).toEqual({ session: null, sessionToken, epoch: await store.getEpoch() });
+        // Another user's session read with this user's id: the session is returned as stored
+        // (the caller compares its userId), the token is this user's.
+        const other = session(await t.createUser());
+        await store.createSession(other);
+        expect(await store.readSessionState(other.id, userId)).toMatchObject({ session: { userId: other.userId }, sessionToken });
+        const missing = store.parseUserId(String(2 ** 30 + 7)) ?? 2 ** 30 + 7;
+        expect(await store.readSessionState(other.id, missing)).toMatchObject({ session: { id: other.id, createdAt: other.createdAt }, sessionToken: null });
+      });
+
+      it('moves lastSeenAt of a batch of sessions forward, never back', async () => {
+        const userId = await t.createUser();
+        const batch = Array.from({ length: 3 }, () => session(userId));
+        const later = session(userId, { lastSeenAt: now + 50 });
+        const bystander = session(userId);
+        for (const s of [...batch, later, bystander]) await store.createSession(s);
+        await store.touchSessions([...batch.map((s) => s.id), later.id, randomUUID()], now + 20);
+        for (const s of batch) expect(await store.findSession(s.id)).toEqual({ ...s, lastSeenAt: now + 20 });
+        expect(await store.findSession(later.id)).toMatchObject({ lastSeenAt: now + 50 });
+        expect(await store.findSession(bystander.id)).toMatchObject({ lastSeenAt: now });
+        await store.touchSessions([], now + 30);
+      });
+
+      it('touches more sessions in one call than one statement takes', async () => {
+        const userId = await t.createUser();
+        const many = Array.from({ length: 1001 }, () => session(userId));
+        await Promise.all(many.map((s) => store.createSession(s)));
+        await store.touchSessions(many.map((s) => s.id), now + 7);
+        const open = await store.listOpenSessions(userId);
+        expect(open).toHaveLength(1001);
+        expect(open.every((s) => s.lastSeenAt === now + 7)).toBe(true);
+      });
+
       it('ends a session once, and only for its own user', async () => {
         const userId = await t.createUser();
         const record = session(userId);
