@@ -48,10 +48,13 @@ export class TypeOrmSessionStateQueries {
     this.lastSeenColumn = column(sessions, 'lastSeenAt');
     // Placeholders in order of appearance (`?` drivers bind by position): user id, epoch id, session id.
     const p = (index: number) => driver.createParameter(`p${index}`, index);
+    // A soft-deleted user has no session token (as TypeORM's own reads see it): its sessions are refused.
+    const deleted = users.metadata.deleteDateColumn;
+    const notDeleted = deleted ? ` AND ${q('u')}.${q(deleted.databaseName)} IS NULL` : '';
     const selected = this.sessionColumns.map((c) => `${q('s')}.${q(c.databaseName)} AS ${q(`s_${c.propertyName}`)}`);
     this.stateSql =
       `SELECT (SELECT ${q('u')}.${column(users.metadata, users.tokenProperty)} FROM ${table(users.metadata)} ${q('u')} ` +
-      `WHERE ${q('u')}.${column(users.metadata, users.pkProperty)} = ${p(0)}) AS ${q('state_token')}, ` +
+      `WHERE ${q('u')}.${column(users.metadata, users.pkProperty)} = ${p(0)}${notDeleted}) AS ${q('state_token')}, ` +
       `(SELECT ${q('e')}.${q(this.epochColumn.databaseName)} FROM ${table(epochs)} ${q('e')} WHERE ${q('e')}.${column(epochs, 'id')} = ${p(1)}) AS ${q('state_epoch')}, ` +
       `${selected.join(', ')} FROM (SELECT 1 AS ${q('one')}) ${q('d')} LEFT JOIN ${this.sessionTable} ${q('s')} ON ${q('s')}.${this.idColumn} = ${p(2)}`;
   }
