@@ -24,8 +24,8 @@ export async function write<T>(query: () => Promise<T>): Promise<T> {
   }
 }
 
-/** SQLSTATE class 22 (data exception: out of range, invalid text representation, ...). */
-function isDataException(error: unknown): boolean {
+/** SQLSTATE class 22 (data exception: out of range, invalid text representation, ...). @internal */
+export function isDataException(error: unknown): boolean {
   const e = error as { code?: unknown; sqlState?: unknown; driverError?: { code?: unknown; sqlState?: unknown } } | null;
   const state = e?.driverError?.sqlState ?? e?.sqlState ?? e?.driverError?.code ?? e?.code;
   return typeof state === 'string' && state.length === 5 && state.startsWith('22');

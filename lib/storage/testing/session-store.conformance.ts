@@ -153,6 +153,28 @@ export function describeSessionStoreConformance(name: string, setup: () => Promi
         expect(await store.readSessionState(other.id, missing)).toMatchObject({ session: { id: other.id, createdAt: other.createdAt }, sessionToken: null });
       });
 
+      it('answers each of many concurrent reads with its own session, user token and epoch', async () => {
+        const users = await Promise.all(Array.from({ length: 5 }, () => t.createUser()));
+        const tokens = await Promise.all(users.map(async (u) => (await store.ensureSessionToken(u)).sessionToken));
+        const records = Array.from({ length: 70 }, (_, i) => session(users[i % users.length], { lastSeenAt: now + i }));
+        for (const r of records) await store.createSession(r);
+        const epoch = await store.getEpoch();
+        // More reads at once than one statement carries, unknown sessions and a foreign user among them.
+        const reads = records.map((r, i) => ({ id: i % 9 === 0 ? randomUUID() : r.id, userId: users[(i + (i % 7 === 0 ? 1 : 0)) % users.length], record: r, i }));
+        const states = await Promise.all(reads.map((read) => store.readSessionState(read.id, read.userId)));
+        states.forEach((state, n) => {
+          const { id, userId, record } = reads[n];
+          expect(state.sessionToken).toBe(tokens[users.indexOf(userId)]);
+          expect(state.epoch).toBe(epoch);
+          if (id === record.id) expect(state.session).toMatchObject({ id, userId: record.userId, lastSeenAt: record.lastSeenAt });
+          else expect(state.session).toBeNull();
+        });
+        // A user id the store's column cannot hold reads as "no such user", and fails no other read.
+        const [odd, ...rest] = await Promise.all([store.readSessionState(records[1].id, 2 ** 53 - 1), ...records.slice(2, 6).map((r) => store.readSessionState(r.id, store.parseUserId(r.userId)!))]);
+        expect(odd.sessionToken).toBeNull();
+        rest.forEach((state, i) => expect(state.session?.id).toBe(records[2 + i].id));
+      });
+
       it('moves lastSeenAt of a batch of sessions forward, never back', async () => {
         const userId = await t.createUser();
         const batch = Array.from({ length: 3 }, () => session(userId));
