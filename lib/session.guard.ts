@@ -24,6 +24,8 @@ import { SessionRefusedError, SessionStoreUnavailableError } from './session-rev
 @Injectable()
 export class SessionGuard implements CanActivate {
   protected readonly logger = new Logger(LOGGER_CONTEXT);
+  /** Whether a route is public, per controller and handler. */
+  private readonly publicRoutes = new WeakMap<object, WeakMap<object, boolean>>();
 
   /** @internal */
   constructor(
@@ -59,10 +61,20 @@ export class SessionGuard implements CanActivate {
    * `publicRouteKey` metadata (handler first, then controller).
    */
   protected isPublic(context: ExecutionContext): boolean {
-    const targets = [context.getHandler(), context.getClass()];
-    const skip = this.reflector.getAllAndOverride<boolean | undefined>(SKIP_SESSION_CHECK, targets);
-    const key = this.config.publicRouteKey;
-    return !!(skip ?? (key !== undefined && this.reflector.getAllAndOverride<unknown>(key, targets)));
+    const handler = context.getHandler();
+    const controller = context.getClass();
+    // Route metadata is fixed once the app is built: read once per handler and controller.
+    let answers = this.publicRoutes.get(controller);
+    if (!answers) this.publicRoutes.set(controller, (answers = new WeakMap()));
+    let answer = answers.get(handler);
+    if (answer === undefined) {
+      const targets = [handler, controller];
+      const skip = this.reflector.getAllAndOverride<boolean | undefined>(SKIP_SESSION_CHECK, targets);
+      const key = this.config.publicRouteKey;
+      answer = !!(skip ?? (key !== undefined && this.reflector.getAllAndOverride<unknown>(key, targets)));
+      answers.set(handler, answer);
+    }
+    return answer;
   }
 
   /** The request object of an HTTP or GraphQL context. */
