@@ -224,7 +224,7 @@ function print(
   if (rows.length) {
     const users = [...new Set(rows.map((r) => r.users))];
     const keys = [...new Map(rows.map((r) => [`${r.db}/${r.guard}`, r])).values()];
-    console.log('\n## Throughput: GET /me, × B (req/s, p99 ms, SQL/req)\n');
+    console.log('\n## Throughput: GET /me, × B: median of the rounds [lowest–highest round] (req/s, p99 ms, SQL/req of the median round)\n');
     console.log(
       table(
         ['db', 'configuration', ...users.map((n) => `N = ${n.toLocaleString('en')}`)],
@@ -233,7 +233,8 @@ function print(
           LABELS[k.guard],
           ...users.map((n) => {
             const r = rows.find((x) => x.users === n && x.db === k.db && x.guard === k.guard);
-            return r ? `${r.ratioToB ?? '-'} (${r.requestsPerSec}, ${r.latencyP99Ms}, ${r.sqlPerRequest})${r.non2xx + r.errors ? ` ${r.non2xx + r.errors} non-2xx!` : ''}` : '';
+            const spread = r?.ratiosToB && r.guard !== 'passport-keyobject' ? ` [${Math.min(...r.ratiosToB)}–${Math.max(...r.ratiosToB)}]` : '';
+            return r ? `${r.ratioToB ?? '-'}${spread} (${r.requestsPerSec}, ${r.latencyP99Ms}, ${r.sqlPerRequest})${r.non2xx + r.errors ? ` ${r.non2xx + r.errors} non-2xx!` : ''}` : '';
           }),
         ]),
       ),

@@ -10,6 +10,7 @@ import { createSampleApp } from '../sample/app.factory.js';
 import { AuthRateLimiter, clientKey } from '../sample/auth/auth-rate-limit.guard.js';
 import { isDatabaseUnavailable } from '../sample/common/database-errors.js';
 import type { SampleConfig, SampleDatabaseOptions } from '../sample/config.js';
+import { HASH_CONCURRENCY, MAX_WAITING_HASHES, PasswordHasher } from '../sample/users/password-hasher.js';
 import { User } from '../sample/users/user.entity.js';
 import { EventsController } from '../sample/web/events.controller.js';
 import { testDatabases, type TestDatabase } from './support/databases.js';
@@ -224,6 +225,45 @@ describe('the per-IP limit off (AUTH_RATE_LIMIT_PER_IP=0, as the other suites ru
     for (let i = 0; i < 30; i++) statuses.push((await api.login(`nobody-${i}@example.com`, `wrong-password-${i}`)).status);
     expect(new Set(statuses)).toEqual(new Set([401]));
   });
+});
+
+describe('PasswordHasher under a flood of logins', () => {
+  it(`computes ${HASH_CONCURRENCY} hash(es) at a time, keeps ${MAX_WAITING_HASHES} waiting and answers the rest 503 at once`, async () => {
+    const hasher = new PasswordHasher();
+    await hasher.onModuleInit();
+    const stored = await hasher.hash('correct horse battery staple');
+    let running = 0;
+    let most = 0;
+    const counted = <T>(work: Promise<T>) => {
+      running++;
+      most = Math.max(most, running);
+      return work.finally(() => running--);
+    };
+    // More than can wait: wrong passwords (unknown emails burn a dummy hash) and one right one.
+    const attempts = Array.from({ length: HASH_CONCURRENCY + MAX_WAITING_HASHES + 20 }, (_, i) => (i === 3 ? hasher.verify('correct horse battery staple', stored) : hasher.burn(`wrong-${i}`)));
+    // How many hashes compute at once, sampled while the flood is served.
+    const limit = (hasher as unknown as { limit: { activeCount: number } }).limit;
+    let mostComputing = 0;
+    let done = false;
+    const sampler = (async () => {
+      while (!done) {
+        mostComputing = Math.max(mostComputing, limit.activeCount);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    })();
+    const settled = await Promise.allSettled(attempts.map(counted));
+    done = true;
+    await sampler;
+    expect(mostComputing).toBe(HASH_CONCURRENCY);
+    const refused = settled.filter((r) => r.status === 'rejected');
+    expect(refused).toHaveLength(20);
+    for (const r of refused) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(HttpException);
+    expect(((refused[0] as PromiseRejectedResult).reason as HttpException).getStatus()).toBe(503);
+    expect(settled[3]).toEqual({ status: 'fulfilled', value: true });
+    expect(most).toBeGreaterThan(MAX_WAITING_HASHES); // they were all in flight together...
+    // ...and afterwards the hasher works normally again.
+    await expect(hasher.verify('correct horse battery staple', stored)).resolves.toBe(true);
+  }, 60_000);
 });
 
 describe('AuthRateLimiter', () => {

@@ -1,7 +1,9 @@
-import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { Injectable, ServiceUnavailableException, type OnModuleInit } from '@nestjs/common';
 import { hash, verify, type Algorithm, type Options } from '@node-rs/argon2';
 import bcrypt from 'bcryptjs';
 import { createHash, randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import pLimit from 'p-limit';
 
 /**
  * argon2id with OWASP's first recommended setting (Password Storage Cheat Sheet): 19 MiB of
@@ -16,6 +18,15 @@ export const ARGON2_OPTIONS: Options = {
   timeCost: 2,
   parallelism: 1,
 };
+
+/**
+ * Hashes computed at once: one core fewer than the machine has (at least one), so a flood of
+ * logins, wrong passwords included, always leaves a core to the event loop and the database
+ * (measured by `npm run bench`: `GET /health` while 50 clients send wrong passwords).
+ */
+export const HASH_CONCURRENCY = Math.max(1, availableParallelism() - 1);
+/** Hashes waiting for their turn; past that a login or registration answers 503 at once. */
+export const MAX_WAITING_HASHES = 100;
 
 /** Hashes of earlier versions of the sample: bcryptjs over a SHA-256 pre-hash (`$2a$`/`$2b$`/`$2y$`). */
 const LEGACY_BCRYPT = /^\$2[aby]\$/;
@@ -34,17 +45,20 @@ export class PasswordHasher implements OnModuleInit {
     this.currentPrefix = `${this.dummyHash.split('$').slice(0, 4).join('$')}$`;
   }
 
+  private readonly limit = pLimit(HASH_CONCURRENCY);
+
   hash(password: string): Promise<string> {
-    return hash(password, ARGON2_OPTIONS);
+    return this.limited(() => hash(password, ARGON2_OPTIONS));
   }
 
   /** True when `password` matches `storedHash` (argon2id, or a legacy bcrypt hash); false for anything else. */
   async verify(password: string, storedHash: string | null | undefined): Promise<boolean> {
     if (typeof storedHash !== 'string' || storedHash.length === 0) return this.burn(password);
     try {
-      if (LEGACY_BCRYPT.test(storedHash)) return await bcrypt.compare(legacyPrehash(password), storedHash);
-      return await verify(storedHash, password);
-    } catch {
+      if (LEGACY_BCRYPT.test(storedHash)) return await this.limited(() => bcrypt.compare(legacyPrehash(password), storedHash));
+      return await this.limited(() => verify(storedHash, password));
+    } catch (error) {
+      if (error instanceof ServiceUnavailableException) throw error;
       return false;
     }
   }
@@ -56,8 +70,14 @@ export class PasswordHasher implements OnModuleInit {
 
   /** Spends the time of one comparison and fails: unknown emails answer as slowly as wrong passwords. */
   async burn(password: string): Promise<false> {
-    await verify(this.dummyHash, password).catch(() => false);
+    await this.limited(() => verify(this.dummyHash, password).catch(() => false));
     return false;
+  }
+
+  /** Runs one hash computation in turn, {@link HASH_CONCURRENCY} at a time; 503 when too many wait. */
+  private limited<T>(compute: () => Promise<T>): Promise<T> {
+    if (this.limit.pendingCount >= MAX_WAITING_HASHES) return Promise.reject(new ServiceUnavailableException('Too many sign-ins at once: try again in a moment'));
+    return this.limit(compute);
   }
 }
 
