@@ -29,8 +29,16 @@ export interface RevocationUnderLoad {
   /** Its parts: the store's UPDATE and the bus publish. */
   storeWriteMs: { p50: number; p99: number; max: number };
   busPublishMs: { p50: number; p99: number; max: number };
+  /** The same calls before the load started (IDLE_REVOCATIONS of them). */
+  idle: { revokeCallMs: Spread; storeWriteMs: Spread; busPublishMs: Spread };
+  /** Instance 1's event-loop delay under the load (how late a ready callback runs). */
+  eventLoopDelayMs: { p99: number; max: number };
   loadAverage: number;
 }
+
+type Spread = { p50: number; p99: number; max: number };
+/** Revocations made before the load starts: the revoking call's cost with a free event loop. */
+const IDLE_REVOCATIONS = 20;
 
 export async function revocationUnderLoad(bus: 'redis' | 'postgresNotify', revocations: number, connections: number): Promise<RevocationUnderLoad> {
   const database = await freshDatabase('postgres');
@@ -46,7 +54,13 @@ export async function revocationUnderLoad(bus: 'redis' | 'postgresNotify', revoc
     const background = readFileSync(file, 'utf8').trim().split('\n');
     rmSync(file);
     const victims: Array<{ userId: number; sessionId: string; token: string }> = [];
-    for (let i = 0; i < revocations; i++) victims.push(await one.child.call('issue', { userId: i + 1 }));
+    for (let i = 0; i < revocations + IDLE_REVOCATIONS; i++) victims.push(await one.child.call('issue', { userId: i + 1 }));
+
+    // The same call with no load: what it costs when the event loop is free.
+    const idleCalls: number[] = [];
+    for (const victim of victims.splice(0, IDLE_REVOCATIONS)) idleCalls.push(await one.child.call<number>('revokeSession', { userId: victim.userId, sessionId: victim.sessionId }));
+    const idlePhases: { storeWrite: number[]; busPublish: number[] } = await one.child.call('phases');
+    await one.child.call('resetLoopDelay');
 
     let stopLoad = false;
     let served = 0;
@@ -91,7 +105,7 @@ export async function revocationUnderLoad(bus: 'redis' | 'postgresNotify', revoc
     }
     stopLoad = true;
     await load;
-    const phases: { storeWrite: number[]; busPublish: number[] } = await one.child.call('phases');
+    const phases: { storeWrite: number[]; busPublish: number[]; eventLoopDelayP99Ms: number; eventLoopDelayMaxMs: number } = await one.child.call('phases');
     return {
       bus,
       revocations,
@@ -102,6 +116,8 @@ export async function revocationUnderLoad(bus: 'redis' | 'postgresNotify', revoc
       revokeCallIpcMs: spread(ipcCalls),
       storeWriteMs: spread(phases.storeWrite.slice(-revocations)),
       busPublishMs: spread(phases.busPublish.slice(-revocations)),
+      idle: { revokeCallMs: spread(idleCalls), storeWriteMs: spread(idlePhases.storeWrite), busPublishMs: spread(idlePhases.busPublish) },
+      eventLoopDelayMs: { p99: round(phases.eventLoopDelayP99Ms), max: round(phases.eventLoopDelayMaxMs) },
       loadAverage,
     };
   } finally {

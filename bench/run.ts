@@ -248,7 +248,7 @@ function print(
     console.log('\n## Revocation under load (2 instances, PostgreSQL)\n');
     console.log(
       table(
-        ['bus', 'revocations', 'load req/s', 'last stale 200 after return p50 / p99 / max ms', '200s to requests sent after return', 'revoking call p50 / p99 / max ms', 'store write p99', 'bus publish p99'],
+        ['bus', 'revocations', 'load req/s', 'last stale 200 after return p50 / p99 / max ms', '200s to requests sent after return', 'revoking call p50 / p99 / max ms', 'store write p99', 'bus publish p99', 'event-loop delay p99 / max', 'no load: call p50 / p99, write p99, publish p99'],
         revocations.map((r) => [
           r.bus,
           r.revocations,
@@ -258,6 +258,8 @@ function print(
           `${r.revokeCallMs.p50} / ${r.revokeCallMs.p99} / ${r.revokeCallMs.max}`,
           r.storeWriteMs.p99,
           r.busPublishMs.p99,
+          r.eventLoopDelayMs ? `${r.eventLoopDelayMs.p99} / ${r.eventLoopDelayMs.max}` : '',
+          r.idle ? `${r.idle.revokeCallMs.p50} / ${r.idle.revokeCallMs.p99}, ${r.idle.storeWriteMs.p99}, ${r.idle.busPublishMs.p99}` : '',
         ]),
       ),
     );

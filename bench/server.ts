@@ -12,7 +12,7 @@ import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { createSecretKey, randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import { DataSource, In } from 'typeorm';
 import { AuthSession, CurrentSession, SessionRevocationModule, SessionService, SessionStore, TypeOrmSessionStore, type SessionContext, type SessionRevocationModuleOptions } from '../lib/index.js';
@@ -171,6 +171,9 @@ async function main(): Promise<void> {
   let profiler: Session | undefined;
   // Phases of the revoking calls (ms), to tell what makes them slow under load.
   const phases = { storeWrite: [] as number[], busPublish: [] as number[] };
+  // How late the event loop runs what is ready (what every await of a revoking call waits for under load).
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
   timeCalls(store, 'endSession', phases.storeWrite);
   const bus = (notifier as any).bus;
   if (bus) timeCalls(bus, 'publish', phases.busPublish);
@@ -257,7 +260,9 @@ async function main(): Promise<void> {
       gc?.();
       return { registered: app.get(SessionConnectionRegistry).size, heapUsed: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss };
     },
-    phases: () => phases,
+    phases: () => ({ ...phases, eventLoopDelayP99Ms: loopDelay.percentile(99) / 1e6, eventLoopDelayMaxMs: loopDelay.max / 1e6 }),
+    /** Starts a new event-loop delay histogram. */
+    resetLoopDelay: () => void loopDelay.reset(),
     status() {
       gc?.();
       return { bypassed: notifier.cache.bypassed, cacheSize: notifier.cache.size, cacheMax: notifier.cache.max, heapMB: process.memoryUsage().heapUsed / 2 ** 20 };
