@@ -240,8 +240,8 @@ function print(
       ),
     );
     const cached = rows.filter((r) => r.cacheEntries !== undefined);
-    console.log('\n## Cache entries and server heap (MB) after the rounds\n');
-    console.log(table(['N', 'configuration', 'cache entries', 'heap MB'], cached.map((r) => [r.users, `${r.db} ${LABELS[r.guard]}`, r.cacheEntries!, r.heapMB!])));
+    console.log('\n## Cache entries and server heap (MB) after the rounds; PostgreSQL server CPU per request (median round)\n');
+    console.log(table(['N', 'configuration', 'cache entries', 'heap MB', 'PostgreSQL CPU µs/req'], cached.map((r) => [r.users, `${r.db} ${LABELS[r.guard]}`, r.cacheEntries!, r.heapMB!, r.postgresCpuMicrosPerRequest ?? ''])));
     if (results.readSessionStateSql) console.log(`\nthe one statement of a miss / a strict request:\n${results.readSessionStateSql}`);
   }
   if (revocations.length) {

@@ -3,7 +3,7 @@
  * session each, tokens round robin), side by side: all servers of one N run at once and are
  * measured in interleaved rounds, the median round reported.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +39,8 @@ export interface Measurement {
   errors: number;
   /** 1-minute load average of the machine when the run started. */
   loadAverage: number;
+  /** CPU time of the PostgreSQL server processes per request (µs), on a PostgreSQL row. */
+  postgresCpuMicrosPerRequest?: number;
 }
 
 export interface ThroughputRow extends Measurement, Config {
@@ -159,7 +161,9 @@ async function measure(server: Server, tokens: string[], fullPass: boolean, sett
   await cannon(server.port, tokens, { duration: settings.warmupS }, undefined, server.cursor);
   const loadAverage = round(os.loadavg()[0]);
   await server.child.call('resetStatements');
+  const dbCpuBefore = postgresCpuMs();
   const result = await cannon(server.port, tokens, { duration: settings.durationS }, undefined, server.cursor);
+  const dbCpuMs = postgresCpuMs() - dbCpuBefore;
   const statements: { count: number; byText: Record<string, number> } = await server.child.call('statements');
   return {
     requestsPerSec: round(result.requests.average, 0),
@@ -171,5 +175,34 @@ async function measure(server: Server, tokens: string[], fullPass: boolean, sett
     non2xx: result.non2xx,
     errors: result.errors,
     loadAverage,
+    ...(server.db === 'postgres' && dbCpuBefore > 0 ? { postgresCpuMicrosPerRequest: round((dbCpuMs * 1000) / Math.max(result.requests.total, 1), 0) } : {}),
   };
 }
+
+/**
+ * CPU time (ms) all PostgreSQL server processes on this machine have used so far, from /proc
+ * (Linux, the server local); 0 when it cannot be read. Measures what the database costs per
+ * request on the cores the app and the load generator share with it.
+ */
+function postgresCpuMs(): number {
+  let ticks = 0;
+  try {
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const end = stat.lastIndexOf(')');
+        if (!stat.slice(stat.indexOf('(') + 1, end).startsWith('postgres')) continue;
+        const fields = stat.slice(end + 2).split(' ');
+        ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of the line)
+      } catch {
+        // the process ended meanwhile
+      }
+    }
+  } catch {
+    return 0;
+  }
+  return (ticks * 1000) / CLOCK_TICKS;
+}
+/** USER_HZ: 100 on every Linux this runs on. */
+const CLOCK_TICKS = 100;

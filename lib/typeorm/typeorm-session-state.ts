@@ -38,8 +38,8 @@ interface PgPool {
  * the driver's own identifier escaping and placeholders): no QueryBuilder is built per call.
  *
  * - {@link readSessionState}: the session's checked columns, the user's session token and the
- *   revocation epoch in ONE statement (two scalar sub-selects over a one-row LEFT JOIN, so it
- *   answers one row even when the session is unknown). On the network databases (PostgreSQL,
+ *   revocation epoch in ONE statement (scalar sub-selects over a one-row LEFT JOIN, so it
+ *   answers one row even when the session is unknown; the epoch is read once a statement). On the network databases (PostgreSQL,
  *   MySQL/MariaDB) the reads that arrive in one turn of the event loop share one statement: the
  *   one-session SELECT once per read, joined by UNION ALL (up to {@link MAX_READ_BATCH}, padded
  *   to a power of two so there are few texts). Each read still begins after its request arrived:
@@ -56,7 +56,7 @@ export class TypeOrmSessionStateQueries {
   private readonly sessionTable: string;
   private readonly idColumn: string;
   private readonly lastSeenColumn: string;
-  /** The one-session SELECT, parameterised from a placeholder index, with its position in a batch. */
+  /** The one-session SELECT at a position of a batch, its placeholders from an index on. */
   private readonly branch: (position: number, firstParameter: number) => string;
   /** SQL text (and statement name) per batch size. */
   private readonly texts = new Map<number, { text: string; name: string }>();
@@ -86,12 +86,13 @@ export class TypeOrmSessionStateQueries {
     const selected = this.sessionColumns.map((c) => `${q('s')}.${q(c.databaseName)} AS ${q(`s_${c.propertyName}`)}`).join(', ');
     const userToken = `${q('u')}.${column(users.metadata, users.tokenProperty)} FROM ${table(users.metadata)} ${q('u')} WHERE ${q('u')}.${column(users.metadata, users.pkProperty)}`;
     const epoch = `${q('e')}.${q(this.epochColumn.databaseName)} FROM ${table(epochs)} ${q('e')} WHERE ${q('e')}.${column(epochs, 'id')}`;
-    // Placeholders in order of appearance (`?` drivers bind by position): user id, epoch id, session id.
+    // Placeholders in order of appearance (`?` drivers bind by position): the epoch id (first
+    // branch only: the epoch is read once a statement), then the user id and the session id of each read.
     const p = (index: number) => driver.createParameter(`p${index}`, index);
     this.branch = (position, first) =>
-      `SELECT ${position} AS ${q('state_i')}, (SELECT ${userToken} = ${p(first)}${notDeleted}) AS ${q('state_token')}, ` +
-      `(SELECT ${epoch} = ${p(first + 1)}) AS ${q('state_epoch')}, ${selected} ` +
-      `FROM (SELECT 1 AS ${q('one')}) ${q('d')} LEFT JOIN ${this.sessionTable} ${q('s')} ON ${q('s')}.${this.idColumn} = ${p(first + 2)}`;
+      `SELECT ${position} AS ${q('state_i')}, ${position === 0 ? `(SELECT ${epoch} = ${p(first++)})` : 'NULL'} AS ${q('state_epoch')}, ` +
+      `(SELECT ${userToken} = ${p(first)}${notDeleted}) AS ${q('state_token')}, ${selected} ` +
+      `FROM (SELECT 1 AS ${q('one')}) ${q('d')} LEFT JOIN ${this.sessionTable} ${q('s')} ON ${q('s')}.${this.idColumn} = ${p(first + 1)}`;
     const dialect = sqlDialect(dataSource);
     this.batching = dialect === 'postgres' || dialect === 'mysql';
     const master = (driver as { master?: Partial<PgPool> }).master;
@@ -154,16 +155,18 @@ export class TypeOrmSessionStateQueries {
   private async readMany(keys: Array<{ sessionId: string; userId: UserId }>): Promise<SessionState[]> {
     const ids = padded(keys.slice());
     const { text, name } = this.textFor(ids.length);
-    const rows = await this.query(text, name, ids.flatMap((k) => [k.userId, EPOCH_ID, k.sessionId]));
+    const rows = await this.query(text, name, [EPOCH_ID, ...ids.flatMap((k) => [k.userId, k.sessionId])]);
+    const first = rows.find((row) => Number(row.state_i) === 0);
+    const epoch = this.dataSource.driver.prepareHydratedValue(first?.state_epoch ?? null, this.epochColumn) as number | null;
     const states: SessionState[] = new Array(keys.length);
     for (const row of rows) {
       const i = Number(row.state_i);
-      if (i < keys.length) states[i] = this.stateOf(row);
+      if (i < keys.length) states[i] = this.stateOf(row, epoch ?? 0);
     }
     return states;
   }
 
-  private stateOf(row: Record<string, unknown>): SessionState {
+  private stateOf(row: Record<string, unknown>, epoch: number): SessionState {
     const driver = this.dataSource.driver;
     let session: SessionCheckRecord | null = null;
     if (row.s_id !== null && row.s_id !== undefined) {
@@ -172,8 +175,7 @@ export class TypeOrmSessionStateQueries {
       session = record as unknown as SessionCheckRecord;
     }
     const token = row.state_token;
-    const epoch = driver.prepareHydratedValue(row.state_epoch ?? null, this.epochColumn) as number | null;
-    return { session, sessionToken: typeof token === 'string' ? token : null, epoch: epoch ?? 0 };
+    return { session, sessionToken: typeof token === 'string' ? token : null, epoch };
   }
 
   /**
@@ -203,7 +205,8 @@ export class TypeOrmSessionStateQueries {
   private textFor(size: number): { text: string; name: string } {
     let entry = this.texts.get(size);
     if (!entry) {
-      const text = Array.from({ length: size }, (_, i) => this.branch(i, i * 3)).join(' UNION ALL ');
+      // Parameters: the epoch id, then two a read (the first branch takes three).
+      const text = Array.from({ length: size }, (_, i) => this.branch(i, i === 0 ? 0 : 1 + i * 2)).join(' UNION ALL ');
       entry = { text, name: `nsr_state_${createHash('sha256').update(text).digest('hex').slice(0, 16)}` };
       this.texts.set(size, entry);
     }
