@@ -23,7 +23,7 @@
  * Flags: --quick; --parts=throughput,revocation,logins,statements,memory,sockets (or
  * BENCH_PARTS; default all: a partial run keeps the other parts from the last results.json);
  * --users=1000,50000 (N values). Environment: BENCH_DATABASE_URL, BENCH_REDIS_URL,
- * BENCH_DURATION (s, default 5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (10), BENCH_SOCKETS (10000).
+ * BENCH_DURATION (s, default 5), BENCH_ROUNDS (3; 5 at N = 1,000 unless set), BENCH_CONNECTIONS (10), BENCH_SOCKETS (10000).
  * Parts whose service is unreachable are skipped and say so.
  */
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -56,6 +56,8 @@ const SOCKETS = Number(process.env.BENCH_SOCKETS ?? 10_000);
 const USERS = (flag('users') ?? (QUICK ? '1000,50000' : '1000,50000,200000')).split(',').map(Number);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? (QUICK ? 3 : 5));
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 3));
+/** At N = 1,000 (the hit path, where configurations differ least) two rounds more. */
+const roundsAt = (users: number) => (users <= 1000 && !QUICK && !process.env.BENCH_ROUNDS ? ROUNDS + 2 : ROUNDS);
 const REVOCATIONS = 100;
 const SESSION_COUNTS = [10, 1000, 10_000];
 
@@ -110,7 +112,7 @@ async function main(): Promise<void> {
   if (PARTS.includes('throughput')) {
     await timed('throughput', async () => {
       for (const users of USERS) {
-        const result = await throughput(users, configsFor(users, !!postgresVersion, !!redisVersion), { rounds: ROUNDS, durationS: DURATION_S, warmupS: 1, redis: !!redisVersion });
+        const result = await throughput(users, configsFor(users, !!postgresVersion, !!redisVersion), { rounds: roundsAt(users), durationS: DURATION_S, warmupS: 1, redis: !!redisVersion });
         throughputRows.push(...result.rows);
         seeding[users] = result.seedMs;
         stateSql ??= result.stateSql;
@@ -184,7 +186,7 @@ async function main(): Promise<void> {
       redis: redisVersion ?? null,
       loadAverageAtStart: round(os.loadavg()[0]),
     },
-    settings: { connections: Number(process.env.BENCH_CONNECTIONS ?? 10), durationSeconds: DURATION_S, warmupSeconds: 1, rounds: ROUNDS, reported: 'the round with the median requests/s', users: USERS, defaultCacheMax: DEFAULT_CACHE_MAX },
+    settings: { connections: Number(process.env.BENCH_CONNECTIONS ?? 10), durationSeconds: DURATION_S, warmupSeconds: 1, rounds: ROUNDS, roundsAtSmallestN: roundsAt(Math.min(...USERS)), reported: 'ratio to B: the median of the rounds\' ratios (each round against B\'s round); req/s, latency, SQL: the round with the median requests/s', users: USERS, defaultCacheMax: DEFAULT_CACHE_MAX },
     throughput: throughputRows,
     readSessionStateSql: stateSql,
     seedingMs: seeding,

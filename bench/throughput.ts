@@ -161,9 +161,9 @@ async function measure(server: Server, tokens: string[], fullPass: boolean, sett
   await cannon(server.port, tokens, { duration: settings.warmupS }, undefined, server.cursor);
   const loadAverage = round(os.loadavg()[0]);
   await server.child.call('resetStatements');
-  const dbCpuBefore = postgresCpuMs();
+  const dbCpuBefore = postgresCpu();
   const result = await cannon(server.port, tokens, { duration: settings.durationS }, undefined, server.cursor);
-  const dbCpuMs = postgresCpuMs() - dbCpuBefore;
+  const dbCpuMs = cpuBetween(dbCpuBefore, postgresCpu());
   const statements: { count: number; byText: Record<string, number> } = await server.child.call('statements');
   return {
     requestsPerSec: round(result.requests.average, 0),
@@ -175,17 +175,18 @@ async function measure(server: Server, tokens: string[], fullPass: boolean, sett
     non2xx: result.non2xx,
     errors: result.errors,
     loadAverage,
-    ...(server.db === 'postgres' && dbCpuBefore > 0 ? { postgresCpuMicrosPerRequest: round((dbCpuMs * 1000) / Math.max(result.requests.total, 1), 0) } : {}),
+    ...(server.db === 'postgres' && dbCpuBefore.size > 0 ? { postgresCpuMicrosPerRequest: round((dbCpuMs * 1000) / Math.max(result.requests.total, 1), 0) } : {}),
   };
 }
 
 /**
- * CPU time (ms) all PostgreSQL server processes on this machine have used so far, from /proc
- * (Linux, the server local); 0 when it cannot be read. Measures what the database costs per
- * request on the cores the app and the load generator share with it.
+ * CPU time (ms) of each PostgreSQL server process on this machine so far, by pid, from /proc
+ * (Linux, the server local; empty when it cannot be read). The difference of two readings over
+ * the processes present in both is what the database cost during a run, on the cores the app
+ * and the load generator share with it (short-lived autovacuum workers are left out).
  */
-function postgresCpuMs(): number {
-  let ticks = 0;
+function postgresCpu(): Map<string, number> {
+  const byPid = new Map<string, number>();
   try {
     for (const pid of readdirSync('/proc')) {
       if (!/^\d+$/.test(pid)) continue;
@@ -194,15 +195,22 @@ function postgresCpuMs(): number {
         const end = stat.lastIndexOf(')');
         if (!stat.slice(stat.indexOf('(') + 1, end).startsWith('postgres')) continue;
         const fields = stat.slice(end + 2).split(' ');
-        ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of the line)
+        byPid.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS); // utime + stime (fields 14 and 15 of the line)
       } catch {
         // the process ended meanwhile
       }
     }
   } catch {
-    return 0;
+    // no /proc
   }
-  return (ticks * 1000) / CLOCK_TICKS;
+  return byPid;
+}
+
+/** CPU ms the processes of both readings used between them. */
+function cpuBetween(before: Map<string, number>, after: Map<string, number>): number {
+  let ms = 0;
+  for (const [pid, used] of after) if (before.has(pid)) ms += used - before.get(pid)!;
+  return ms;
 }
 /** USER_HZ: 100 on every Linux this runs on. */
 const CLOCK_TICKS = 100;
