@@ -64,15 +64,16 @@ export class SessionGuard implements CanActivate {
     const handler = context.getHandler();
     const controller = context.getClass();
     // Route metadata is fixed once the app is built: read once per handler and controller.
-    let answers = this.publicRoutes.get(controller);
-    if (!answers) this.publicRoutes.set(controller, (answers = new WeakMap()));
-    let answer = answers.get(handler);
+    const memo = typeof handler === 'function' && typeof controller === 'function';
+    let answers = memo ? this.publicRoutes.get(controller) : undefined;
+    if (memo && !answers) this.publicRoutes.set(controller, (answers = new WeakMap()));
+    let answer = answers?.get(handler);
     if (answer === undefined) {
       const targets = [handler, controller];
       const skip = this.reflector.getAllAndOverride<boolean | undefined>(SKIP_SESSION_CHECK, targets);
       const key = this.config.publicRouteKey;
       answer = !!(skip ?? (key !== undefined && this.reflector.getAllAndOverride<unknown>(key, targets)));
-      answers.set(handler, answer);
+      answers?.set(handler, answer);
     }
     return answer;
   }

@@ -67,6 +67,9 @@ interface Sample {
  * Sends GET /me at `rps` (at most `maxInFlight` at once) for `durationMs`, each with the token
  * `pick()` returns; `onTick` runs every 5 ms pacing step. Returns every request's record.
  */
+/** Requests that got no answer (socket errors), by error code: reported, and bounded where they are counted. */
+const transportErrors = new Map<string, number>();
+
 async function drive(
   client: ReturnType<typeof keepAliveClient>,
   opts: { durationMs: number; rps: number; pick: () => Entry; maxInFlight?: number; onTick?: (elapsed: number) => void },
@@ -83,8 +86,10 @@ async function drive(
       const res = await client.request('GET', '/me', { Authorization: `Bearer ${entry.tokens.accessToken}` });
       status = res.status;
       if (status >= 400) errorBodies.add(res.body);
-    } catch {
-      status = 0; // transport error: counted as a failure below
+    } catch (error) {
+      status = 0; // transport error: no answer at all (counted and bounded below)
+      const code = String((error as { code?: unknown }).code ?? (error as Error).message);
+      transportErrors.set(code, (transportErrors.get(code) ?? 0) + 1);
     }
     samples.push({ entry, sentAt, doneAt: performance.now(), status });
   };
@@ -236,9 +241,12 @@ describe.each(loadRuns)('revocations under load (%s)', (dbName, database, second
     await revoker;
 
     const violations = samples.filter((s) => s.status >= 200 && s.status < 300 && s.entry.revokedAt !== undefined && s.sentAt > s.entry.revokedAt);
-    const afterRevocation = samples.filter((s) => s.entry.revokedAt !== undefined && s.sentAt > s.entry.revokedAt);
+    // Requests that got an answer (a socket error is none: those are bounded below).
+    const answered = samples.filter((s) => s.status !== 0);
+    const afterRevocation = answered.filter((s) => s.entry.revokedAt !== undefined && s.sentAt > s.entry.revokedAt);
     // A live token (its revocation had not begun when the answer came) must be served.
-    const wrongfulRefusals = samples.filter((s) => s.status !== 200 && (s.entry.revocationStartedAt === undefined || s.doneAt < s.entry.revocationStartedAt));
+    const wrongfulRefusals = answered.filter((s) => s.status !== 200 && (s.entry.revocationStartedAt === undefined || s.doneAt < s.entry.revocationStartedAt));
+    const unanswered = samples.length - answered.length;
     const stats = summary(samples, seconds);
     figures[`load ${dbName}`] = {
       ...stats,
@@ -247,12 +255,15 @@ describe.each(loadRuns)('revocations under load (%s)', (dbName, database, second
       requestsWithRevokedTokens: afterRevocation.length,
       violations: violations.length,
       wrongfulRefusals: wrongfulRefusals.length,
+      unanswered,
+      transportErrors: Object.fromEntries(transportErrors),
     };
 
     expect(violations.map((v) => ({ how: v.entry.how, lateByMs: Math.round(v.sentAt - v.entry.revokedAt!) }))).toEqual([]);
     expect(afterRevocation.length).toBeGreaterThan(0); // requests did follow revocations (how many depends on the machine)
-    expect(afterRevocation.every((s) => s.status === 401)).toBe(true);
+    expect(afterRevocation.filter((s) => s.status !== 401).map((s) => ({ status: s.status, how: s.entry.how }))).toEqual([]);
     expect(wrongfulRefusals.map((s) => s.status)).toEqual([]);
+    expect(unanswered).toBeLessThanOrEqual(Math.ceil(samples.length / 1000)); // the odd client-side socket error, never a pattern
     // Revocations ran (which kinds within the time depends on the machine's speed: reported).
     expect(Object.values(revocations).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     console.log(`revocation kinds run (${dbName}): ${Object.keys(revocations).sort().join(', ')}`);

@@ -136,7 +136,10 @@ function parseRawResponse(raw: Buffer): Omit<RawResponse, 'ms'> {
 
 /** A small keep-alive HTTP client for many requests: status, headers, body text and time. */
 export function keepAliveClient(base: string, maxSockets = 16) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets });
+  // An idle socket is closed by this side after 4 s, before the server's keep-alive timeout (5 s)
+  // closes it: otherwise a request sent on a socket the server is closing at that moment fails
+  // with ECONNRESET (the keep-alive race), which is the client's problem, not an answer.
+  const agent = new http.Agent({ keepAlive: true, maxSockets, timeout: 4000 });
   const { port } = new URL(base);
   return {
     agent,
