@@ -95,6 +95,21 @@ describe('SessionService on the in-memory store', () => {
     expect(await t.sessions.authenticate((await t.sessions.issue(8)).accessToken)).not.toBeNull();
   });
 
+  it('a read that finds nothing (a value the store cannot hold) does not forget the epoch', async () => {
+    const before = await t.sessions.issue(8);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    await t.sessions.invalidateAllSessions();
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    const after = await t.sessions.issue(9);
+    // The store answers "no such row" for this session, as the TypeORM store does for a class-22 value.
+    const read = t.store.readSessionState.bind(t.store);
+    jest.spyOn(t.store, 'readSessionState').mockImplementation(async (sid, uid) => (sid === after.sessionId ? { session: null, sessionToken: null, epoch: 0 } : read(sid, uid)));
+    expect(await t.sessions.authenticate(after.accessToken)).toBeNull();
+    // Every check made with the cached epoch still sees the global revocation.
+    await expect(t.sessions.refresh(before.refreshToken)).rejects.toEqual(expect.objectContaining({ status: 401 }));
+    expect(await t.sessions.authenticate(before.accessToken)).toBeNull();
+  });
+
   it('carries the app claims of a login into every token of the session', async () => {
     const claims = { username: 'ada', roles: ['admin'] };
     const issued = await t.sessions.issue(12, {}, { claims });

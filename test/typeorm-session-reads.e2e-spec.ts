@@ -96,6 +96,13 @@ describe.each(testDatabases())('TypeORM session reads (%s)', (name, database) =>
       }
     });
 
+    it('keeps working after the DataSource is destroyed and initialized again (a new pool)', async () => {
+      const [record] = await sessions(1);
+      await dataSource.destroy();
+      await dataSource.initialize();
+      expect((await store.readSessionState(record.id, Number(record.userId))).session?.id).toBe(record.id);
+    });
+
     it('a failing server fails the reads (the caller answers 503), it does not read as "no session"', async () => {
       const [record] = await sessions(1);
       const pool = (dataSource.driver as unknown as { master: { query: (...args: unknown[]) => Promise<unknown> } }).master;

@@ -72,7 +72,11 @@ export class SessionAuthenticator {
       const epochGeneration = this.cache.epochGeneration;
       const readAt = Date.now();
       const state = await this.read(claims.sid, userId, generation);
-      if (this.cache.epochGeneration === epochGeneration) this.epochMemo = { value: state.epoch, readAt, generation: epochGeneration };
+      // Only a read that found something refreshes the epoch memo: a "no such row" answer (a value
+      // the store's column cannot hold) carries no epoch.
+      if (this.cache.epochGeneration === epochGeneration && (state.session || state.sessionToken !== null)) {
+        this.epochMemo = { value: state.epoch, readAt, generation: epochGeneration };
+      }
       const fingerprint = state.sessionToken === null ? null : this.tokens.fingerprint(userId, state.sessionToken);
       if (!fingerprintMatches(claims.sfp, fingerprint)) throw new SessionRefusedError(fingerprint === null ? 'unknown' : 'rotated');
       const row = state.session;

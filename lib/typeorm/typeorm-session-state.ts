@@ -11,6 +11,8 @@ import type { TypeOrmUserTable } from './typeorm-user-table.js';
 
 type ColumnMetadata = EntityMetadata['columns'][number];
 
+/** The timer reads are gathered with, taken before any test's fake timers replace the global. */
+const nextTurn = setImmediate;
 /** Ids per `touchSessions` statement: far below every driver's parameter limit (SQLite 32,766). */
 const TOUCH_CHUNK = 1000;
 /** Most session reads one statement carries (3 parameters each). */
@@ -42,8 +44,9 @@ interface PgPool {
  *   answers one row even when the session is unknown; the epoch is read once a statement). On the network databases (PostgreSQL,
  *   MySQL/MariaDB) the reads that arrive in one turn of the event loop share one statement: the
  *   one-session SELECT once per read, joined by UNION ALL (up to {@link MAX_READ_BATCH}, padded
- *   to a power of two so there are few texts). Each read still begins after its request arrived:
- *   nothing is served that was read before. On PostgreSQL the statement is a named (prepared)
+ *   to a power of two so there are few texts). Each statement is sent after every read it carries
+ *   was asked for; what a request may be served is still decided by the cache's generation, taken
+ *   before the read was asked for. On PostgreSQL the statement is a named (prepared)
  *   one sent on the DataSource's pool, and logged through the DataSource's logger. SQLite's
  *   driver is synchronous: one statement a read, from better-sqlite3's statement cache.
  * - {@link touchSessions}: one `UPDATE ... WHERE id IN (...)` for a batch of `lastSeenAt` writes.
@@ -61,7 +64,8 @@ export class TypeOrmSessionStateQueries {
   /** SQL text (and statement name) per batch size. */
   private readonly texts = new Map<number, { text: string; name: string }>();
   private readonly batching: boolean;
-  private pool?: PgPool;
+  /** Whether reads go out as named statements on the pool (PostgreSQL, until the server refuses one). */
+  private named: boolean;
   private queue: PendingRead[] = [];
   private scheduled = false;
 
@@ -95,8 +99,7 @@ export class TypeOrmSessionStateQueries {
       `FROM (SELECT 1 AS ${q('one')}) ${q('d')} LEFT JOIN ${this.sessionTable} ${q('s')} ON ${q('s')}.${this.idColumn} = ${p(first + 1)}`;
     const dialect = sqlDialect(dataSource);
     this.batching = dialect === 'postgres' || dialect === 'mysql';
-    const master = (driver as { master?: Partial<PgPool> }).master;
-    if (dataSource.options.type === 'postgres' && typeof master?.query === 'function') this.pool = master as PgPool;
+    this.named = dataSource.options.type === 'postgres';
   }
 
   /** The SQL text of one {@link readSessionState} alone (shown by the benchmark). */
@@ -110,7 +113,7 @@ export class TypeOrmSessionStateQueries {
       this.queue.push({ sessionId, userId, resolve, reject });
       if (this.scheduled) return;
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      nextTurn(() => this.flush());
     });
   }
 
@@ -184,17 +187,18 @@ export class TypeOrmSessionStateQueries {
    * named statement, by `dataSource.query`.
    */
   private async query(text: string, name: string, values: unknown[]): Promise<Array<Record<string, unknown>>> {
-    const pool = this.pool;
-    if (!pool) return this.dataSource.query(text, values);
+    // The pool of the moment: a DataSource destroyed and initialized again has a new one.
+    const pool = this.named ? (this.dataSource.driver as { master?: Partial<PgPool> }).master : undefined;
+    if (typeof pool?.query !== 'function') return this.dataSource.query(text, values);
     const logger = this.dataSource.logger;
     logger.logQuery(text, values);
     try {
-      return (await pool.query({ name, text, values })).rows;
+      return (await (pool as PgPool).query({ name, text, values })).rows;
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       if (typeof code === 'string' && PREPARED_STATEMENT_ERRORS.has(code)) {
-        this.logger.warn(`PostgreSQL refused a named statement (SQLSTATE ${code}): session reads are sent unnamed from now on`);
-        this.pool = undefined;
+        if (this.named) this.logger.warn(`PostgreSQL refused a named statement (SQLSTATE ${code}): session reads are sent unnamed from now on`);
+        this.named = false;
         return this.dataSource.query(text, values);
       }
       logger.logQueryError(error as Error, text, values);

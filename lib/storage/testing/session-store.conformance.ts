@@ -158,7 +158,8 @@ export function describeSessionStoreConformance(name: string, setup: () => Promi
         const tokens = await Promise.all(users.map(async (u) => (await store.ensureSessionToken(u)).sessionToken));
         const records = Array.from({ length: 70 }, (_, i) => session(users[i % users.length], { lastSeenAt: now + i }));
         for (const r of records) await store.createSession(r);
-        const epoch = await store.getEpoch();
+        const epoch = (await store.getEpoch()) + 1000;
+        await store.setEpoch(epoch);
         // More reads at once than one statement carries, unknown sessions and a foreign user among them.
         const reads = records.map((r, i) => ({ id: i % 9 === 0 ? randomUUID() : r.id, userId: users[(i + (i % 7 === 0 ? 1 : 0)) % users.length], record: r, i }));
         const states = await Promise.all(reads.map((read) => store.readSessionState(read.id, read.userId)));
