@@ -5,6 +5,7 @@ import type { UserId } from '../interfaces/session-context.interface.js';
 import { LOGGER_CONTEXT } from '../session-revocation.constants.js';
 import type { SessionCheckRecord, SessionRecord, SessionState } from '../storage/session-store.interface.js';
 import { AuthRevocationEpoch, AuthSession } from './entities/index.js';
+import { GLOBAL_EPOCH_ID } from './entities/auth-revocation-epoch.entity.js';
 import { isDataException } from './typeorm-queries.js';
 import { sqlDialect } from './session-token-sql.js';
 import type { TypeOrmUserTable } from './typeorm-user-table.js';
@@ -16,8 +17,7 @@ const nextTurn = setImmediate;
 /** Ids per `touchSessions` statement: far below every driver's parameter limit (SQLite 32,766). */
 const TOUCH_CHUNK = 1000;
 /** Most session reads one statement carries (3 parameters each). */
-export const MAX_READ_BATCH = 64;
-const EPOCH_ID = 'global';
+const MAX_READ_BATCH = 64;
 /** Columns the check does not read: fewer columns, less to parse on every miss. */
 const NOT_READ: ReadonlySet<string> = new Set(['userAgent', 'ip', 'endReason', 'claims'] satisfies Array<Exclude<keyof SessionRecord, keyof SessionCheckRecord>>);
 /** SQLSTATEs of a named statement the server does not keep (a pooler in transaction mode) or can no longer use (the table changed). */
@@ -158,7 +158,7 @@ export class TypeOrmSessionStateQueries {
   private async readMany(keys: Array<{ sessionId: string; userId: UserId }>): Promise<SessionState[]> {
     const ids = padded(keys.slice());
     const { text, name } = this.textFor(ids.length);
-    const rows = await this.query(text, name, [EPOCH_ID, ...ids.flatMap((k) => [k.userId, k.sessionId])]);
+    const rows = await this.query(text, name, [GLOBAL_EPOCH_ID, ...ids.flatMap((k) => [k.userId, k.sessionId])]);
     const first = rows.find((row) => Number(row.state_i) === 0);
     const epoch = this.dataSource.driver.prepareHydratedValue(first?.state_epoch ?? null, this.epochColumn) as number | null;
     const states: SessionState[] = new Array(keys.length);

@@ -13,12 +13,12 @@ import type {
   UserSnapshot,
 } from '../storage/session-store.interface.js';
 import { AuthRefreshToken, AuthRevocationEpoch, AuthSession, AuthUserState, SESSION_REVOCATION_ENTITIES } from './entities/index.js';
+import { GLOBAL_EPOCH_ID } from './entities/auth-revocation-epoch.entity.js';
 import { TypeOrmPolicyTables } from './typeorm-policy-tables.js';
 import { affected, read, write } from './typeorm-queries.js';
 import { TypeOrmSessionStateQueries } from './typeorm-session-state.js';
 import { TypeOrmUserTable } from './typeorm-user-table.js';
 
-const EPOCH_ID = 'global';
 
 /**
  * The default {@link SessionStore}: the library's tables (`SESSION_REVOCATION_ENTITIES`) and
@@ -150,11 +150,11 @@ export class TypeOrmSessionStore implements SessionStore {
   }
 
   getEpoch(): Promise<number> {
-    return read(async () => (await this.epochs.findOneBy({ id: EPOCH_ID }))?.epoch ?? 0, 0);
+    return read(async () => (await this.epochs.findOneBy({ id: GLOBAL_EPOCH_ID }))?.epoch ?? 0, 0);
   }
 
   setEpoch(epoch: number): Promise<void> {
-    return write(async () => void (await this.epochs.upsert({ id: EPOCH_ID, epoch }, ['id'])));
+    return write(async () => void (await this.epochs.upsert({ id: GLOBAL_EPOCH_ID, epoch }, ['id'])));
   }
 
   recordFailedAttempt(key: string, at: number, windowStart: number): Promise<AttemptRecord> {
